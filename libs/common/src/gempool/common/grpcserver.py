@@ -1,0 +1,109 @@
+"""Bootstrap shared by the gRPC services: health, metrics port, interceptors, clean shutdown."""
+
+import asyncio
+import contextlib
+import logging
+import signal
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import grpc
+from grpc_health.v1 import health, health_pb2, health_pb2_grpc
+from prometheus_client import CollectorRegistry, Counter, Histogram, start_http_server
+
+log = logging.getLogger(__name__)
+
+
+class MetricsInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[misc]
+    """Counts every RPC by method and code, and times unary ones."""
+
+    def __init__(self, registry: CollectorRegistry, prefix: str) -> None:
+        self.calls = Counter(f"{prefix}_grpc_requests", "RPCs handled", ["method", "code"], registry=registry)
+        self.seconds = Histogram(
+            f"{prefix}_grpc_request_seconds",
+            "RPC handling time",
+            ["method"],
+            registry=registry,
+            buckets=(0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.5, 1, 5),
+        )
+
+    async def intercept_service(
+        self,
+        continuation: Callable[[grpc.HandlerCallDetails], Awaitable[grpc.RpcMethodHandler]],
+        details: grpc.HandlerCallDetails,
+    ) -> grpc.RpcMethodHandler:
+        handler = await continuation(details)
+        if handler is None or handler.unary_unary is None:
+            return handler
+        method = details.method.rsplit("/", 1)[-1]
+        inner = handler.unary_unary
+        calls, seconds = self.calls, self.seconds
+
+        async def wrapped(request: Any, context: grpc.aio.ServicerContext) -> Any:
+            start = time.perf_counter()
+            try:
+                response = await inner(request, context)
+            except Exception:
+                code = context.code()  # set by context.abort(); None for an unexpected error
+                calls.labels(method, code.name if code is not None else "UNKNOWN").inc()
+                raise
+            seconds.labels(method).observe(time.perf_counter() - start)
+            code = context.code()
+            calls.labels(method, code.name if code is not None else "OK").inc()
+            return response
+
+        return grpc.unary_unary_rpc_method_handler(
+            wrapped,
+            request_deserializer=handler.request_deserializer,
+            response_serializer=handler.response_serializer,
+        )
+
+
+def stop_event() -> asyncio.Event:
+    """An event set on SIGINT/SIGTERM."""
+    event = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        with contextlib.suppress(NotImplementedError):
+            loop.add_signal_handler(sig, event.set)
+    return event
+
+
+async def serve(
+    *,
+    name: str,
+    host: str,
+    port: int,
+    metrics_port: int,
+    registry: CollectorRegistry,
+    register: Callable[[grpc.aio.Server], None],
+    grace: float,
+    stop: asyncio.Event | None = None,
+    ready: Callable[[int], None] | None = None,
+) -> None:
+    """Run a gRPC server until ``stop`` is set (default: a signal arrives)."""
+    server = grpc.aio.server(
+        interceptors=[MetricsInterceptor(registry, f"gempool_{name}")],
+        options=[("grpc.max_receive_message_length", 32 * 1024 * 1024)],
+    )
+    register(server)
+    health_servicer = health.aio.HealthServicer()
+    health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
+    bound = server.add_insecure_port(f"{host}:{port}")
+    http_server = None
+    if metrics_port >= 0:
+        http_server, _ = start_http_server(metrics_port, addr=host, registry=registry)
+    await server.start()
+    await health_servicer.set("", health_pb2.HealthCheckResponse.SERVING)
+    log.info("serving", extra={"grpc_port": bound, "metrics_port": metrics_port})
+    if ready is not None:
+        ready(bound)
+    try:
+        await (stop or stop_event()).wait()
+    finally:
+        await health_servicer.enter_graceful_shutdown()
+        await server.stop(grace)
+        if http_server is not None:
+            http_server.shutdown()
+        log.info("stopped")

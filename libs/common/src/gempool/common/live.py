@@ -1,0 +1,244 @@
+"""The typed schema of every live setting (the ones stored by the config service).
+
+Names follow gemini-balance so an existing ``.env`` seeds gempool unchanged. Values travel between
+services as JSON text keyed by name; :class:`LiveSettings` turns such a map into typed values.
+Process settings (ports, addresses, database URL) are not here: each service reads those from its
+environment (see each service's ``settings.py``).
+"""
+
+import json
+from collections.abc import Mapping
+from typing import Annotated, Any
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, field_validator
+
+GEMINI_BASE_URL = "https://generativelanguage.googleapis.com/v1beta"
+
+
+def split_list(value: Any) -> Any:
+    """Accept a JSON list (``["a","b"]``) or a plain comma/newline list (``a, b``)."""
+    if isinstance(value, str):
+        text = value.strip()
+        if not text:
+            return []
+        if text.startswith("["):
+            try:
+                return json.loads(text)
+            except json.JSONDecodeError as exc:
+                raise ValueError(f"looks like a JSON list but is not valid JSON ({exc.msg})") from None
+        parts = [p.strip().strip("\"'") for p in text.replace("\n", ",").split(",")]
+        return [p for p in parts if p]
+    return value
+
+
+def parse_json(value: Any) -> Any:
+    if isinstance(value, str):
+        text = value.strip()
+        if not text:
+            return {}
+        try:
+            return json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise ValueError(f"must be JSON ({exc.msg})") from None
+    return value
+
+
+StrList = Annotated[list[str], BeforeValidator(split_list)]
+JsonMap = Annotated[dict[str, Any], BeforeValidator(parse_json)]
+JsonList = Annotated[list[dict[str, Any]], BeforeValidator(parse_json)]
+
+
+def _field(default: Any, group: str, description: str, **kw: Any) -> Any:
+    extra = {"group": group, **kw.pop("extra", {})}
+    return Field(default, description=description, json_schema_extra=extra, **kw)
+
+
+class LiveSettings(BaseModel):
+    """Every setting the admin panel can change without a restart."""
+
+    model_config = ConfigDict(extra="ignore", validate_assignment=True, frozen=True)
+
+    # --- access
+    ALLOWED_TOKENS: StrList = _field(
+        [], "access", "Client tokens allowed to call the API.", extra={"secret": True}
+    )
+    AUTH_TOKEN: str = _field("", "access", "Admin token for the panel and admin API.", extra={"secret": True})
+    ADMIN_SESSION_EXPIRE: int = _field(
+        3600, "access", "Seconds an admin session (after login) lasts.", ge=60, le=30 * 86400
+    )
+    # --- upstream
+    BASE_URL: str = _field(GEMINI_BASE_URL, "upstream", "Gemini API root; a trailing /v1beta or /v1 is fine.")
+    TIME_OUT: float = _field(300.0, "upstream", "Seconds one upstream attempt may take.", gt=0, le=3600)
+    MAX_RETRIES: int = _field(3, "upstream", "Further keys tried after a failed attempt.", ge=0, le=20)
+    CUSTOM_HEADERS: JsonMap = _field({}, "upstream", "Extra headers sent upstream, as a JSON object.")
+    PROXIES: StrList = _field([], "upstream", "Outbound proxies (http://, socks5://).")
+    PROXIES_USE_CONSISTENCY_HASH_BY_API_KEY: bool = _field(
+        True, "upstream", "Each key always leaves through the same proxy."
+    )
+    VERTEX_EXPRESS_BASE_URL: str = _field(
+        "https://aiplatform.googleapis.com/v1beta1/publishers/google", "upstream", "Vertex express root."
+    )
+    # --- key pool
+    MAX_FAILURES: int = _field(3, "keys", "Consecutive transient failures that retire a key.", ge=1, le=1000)
+    TEST_MODEL: str = _field("gemini-2.5-flash-lite", "keys", "Model used to probe keys.", min_length=1)
+    CHECK_INTERVAL_HOURS: float = _field(1.0, "keys", "Hours between probes of retired keys.", gt=0)
+    MODEL_KEY_TAGS: JsonMap = _field(
+        {},
+        "keys",
+        'Models bound to key tags, as a JSON object of model patterns: {"gemini-2.5-pro*": "paid"} '
+        "leases only keys tagged paid for those models.",
+    )
+    COOLDOWN_DEFAULT_SECONDS: float = _field(
+        60.0, "keys", "Cooldown after a 429 that states no RetryInfo.", gt=0, le=86400
+    )
+    # --- models
+    FILTERED_MODELS: StrList = _field([], "models", "Models hidden from the model list.")
+    MODEL_LIST_REFRESH_SECONDS: float = _field(
+        600.0, "models", "Seconds the upstream's model list is cached before it is fetched again.", gt=0
+    )
+    SEARCH_MODELS: StrList = _field(
+        ["gemini-2.5-flash", "gemini-2.5-pro"], "models", "Models offered as {model}-search."
+    )
+    IMAGE_MODELS: StrList = _field(["gemini-2.0-flash-exp"], "models", "Models offered as {model}-image.")
+    THINKING_MODELS: StrList = _field([], "models", "Models offered as {model}-non-thinking.")
+    THINKING_BUDGET_MAP: JsonMap = _field({}, "models", "Thinking budget per model, as a JSON object.")
+    SHOW_SEARCH_LINK: bool = _field(True, "models", "Append grounding sources to answers.")
+    SHOW_THINKING_PROCESS: bool = _field(True, "models", "Return the model's thoughts.")
+    TOOLS_CODE_EXECUTION_ENABLED: bool = _field(False, "models", "Add the code execution tool.")
+    URL_CONTEXT_ENABLED: bool = _field(False, "models", "Add the URL context tool.")
+    URL_CONTEXT_MODELS: StrList = _field([], "models", "Models that get the URL context tool.")
+    SAFETY_SETTINGS: JsonList = _field([], "models", "Default safetySettings when a client sends none.")
+    IMAGE_URL_PRIVATE_ALLOWED: bool = _field(
+        False,
+        "models",
+        "Let image URLs in OpenAI messages point at private, loopback or link-local addresses.",
+    )
+    CREATE_IMAGE_MODEL: str = _field("imagen-3.0-generate-002", "models", "Model for image generation.")
+    TTS_MODEL: str = _field("gemini-2.5-flash-preview-tts", "models", "Text-to-speech model.")
+    TTS_VOICE_NAME: str = _field("Zephyr", "models", "Text-to-speech voice.")
+    TTS_SPEED: str = _field("normal", "models", "Text-to-speech speed.")
+    # --- files
+    FILES_USER_ISOLATION_ENABLED: bool = _field(
+        True, "files", "Each client token lists, reads and deletes only the files it uploaded."
+    )
+    FILES_CLEANUP_ENABLED: bool = _field(True, "files", "Forget records of files past their expiration.")
+    FILES_CLEANUP_INTERVAL_HOURS: float = _field(
+        1.0, "files", "Hours between sweeps of expired file records.", gt=0
+    )
+    # --- streaming
+    FAKE_STREAM_ENABLED: bool = _field(False, "stream", "Serve streams from a non-streaming call.")
+    FAKE_STREAM_EMPTY_DATA_INTERVAL_SECONDS: float = _field(5.0, "stream", "Keep-alive interval.", gt=0)
+    STREAM_OPTIMIZER_ENABLED: bool = _field(False, "stream", "Smooth long chunks into a steady flow.")
+    STREAM_MIN_DELAY: float = _field(
+        0.016,
+        "stream",
+        "Seconds between pieces of a long text (shorter ones: up to STREAM_MAX_DELAY).",
+        ge=0,
+        le=1,
+    )
+    STREAM_MAX_DELAY: float = _field(
+        0.024, "stream", "Seconds between pieces of a short text (one character each).", ge=0, le=1
+    )
+    STREAM_SHORT_TEXT_THRESHOLD: int = _field(
+        10, "stream", "Texts up to this length are paced at STREAM_MAX_DELAY.", ge=1
+    )
+    STREAM_LONG_TEXT_THRESHOLD: int = _field(
+        50, "stream", "Texts from this length go out STREAM_CHUNK_SIZE characters at a time.", ge=1
+    )
+    STREAM_CHUNK_SIZE: int = _field(5, "stream", "Characters per piece of a long text.", ge=1)
+    # --- images
+    UPLOAD_PROVIDER: str = _field(
+        "local", "images", "Where generated images go: local, smms, picgo, cloudflare_imgbed."
+    )
+    SMMS_SECRET_TOKEN: str = _field("", "images", "SM.MS token.", extra={"secret": True})
+    PICGO_API_KEY: str = _field("", "images", "PicGo API key.", extra={"secret": True})
+    CLOUDFLARE_IMGBED_URL: str = _field("", "images", "CloudFlare ImgBed upload URL.")
+    CLOUDFLARE_IMGBED_AUTH_CODE: str = _field(
+        "", "images", "CloudFlare ImgBed auth code.", extra={"secret": True}
+    )
+    # --- logs
+    LOG_LEVEL: str = _field("INFO", "logs", "DEBUG, INFO, WARNING or ERROR.")
+    ERROR_LOG_RECORD_REQUEST_BODY: bool = _field(False, "logs", "Store the request body with error logs.")
+    AUTO_DELETE_ERROR_LOGS_ENABLED: bool = _field(True, "logs", "Delete old error logs.")
+    AUTO_DELETE_ERROR_LOGS_DAYS: int = _field(7, "logs", "Days error logs are kept.", ge=1)
+    AUTO_DELETE_REQUEST_LOGS_ENABLED: bool = _field(False, "logs", "Delete old request logs.")
+    AUTO_DELETE_REQUEST_LOGS_DAYS: int = _field(30, "logs", "Days request logs are kept.", ge=1)
+    TIMEZONE: str = _field("UTC", "logs", "Time zone for displayed times.")
+
+    @field_validator("LOG_LEVEL")
+    @classmethod
+    def _level(cls, value: str) -> str:
+        level = value.strip().upper()
+        if level not in {"DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"}:
+            raise ValueError("must be one of DEBUG, INFO, WARNING, ERROR, CRITICAL")
+        return level
+
+    @field_validator("BASE_URL", "VERTEX_EXPRESS_BASE_URL")
+    @classmethod
+    def _url(cls, value: str) -> str:
+        url = value.strip().rstrip("/")
+        if not url.startswith(("http://", "https://")):
+            raise ValueError("must start with http:// or https://")
+        return url
+
+    @field_validator("PROXIES")
+    @classmethod
+    def _proxies(cls, value: list[str]) -> list[str]:
+        for proxy in value:
+            if not proxy.startswith(("http://", "https://", "socks5://", "socks5h://")):
+                raise ValueError(f"{proxy!r} must start with http://, https://, socks5:// or socks5h://")
+        return value
+
+    # ---- encoding between services
+
+    @classmethod
+    def from_wire(cls, values: Mapping[str, str]) -> "LiveSettings":
+        """Build from the config service's map of JSON-encoded values (unknown names ignored)."""
+        return cls.model_validate({k: json.loads(v) for k, v in values.items() if k in cls.model_fields})
+
+    def to_wire(self) -> dict[str, str]:
+        return {k: json.dumps(v) for k, v in self.model_dump(mode="json").items()}
+
+
+# Settings that name upstream keys: seeded into key records, not into the settings table.
+KEY_SETTINGS = ("API_KEYS", "PAID_KEY", "VERTEX_API_KEYS")
+
+
+class SettingError(ValueError):
+    """One or more settings are invalid; ``errors`` maps each name to what is wrong."""
+
+    def __init__(self, errors: dict[str, str]) -> None:
+        self.errors = errors
+        super().__init__("; ".join(f"{name}: {msg}" for name, msg in errors.items()))
+
+
+def validation_errors(exc: ValidationError) -> dict[str, str]:
+    out: dict[str, str] = {}
+    for err in exc.errors():
+        name = str(err["loc"][0]) if err["loc"] else "?"
+        msg = err["msg"].removeprefix("Value error, ")
+        out.setdefault(name, msg)
+    return out
+
+
+def validate(current: LiveSettings, changes: Mapping[str, Any]) -> LiveSettings:
+    """Apply raw changes (strings from env or the panel, or decoded JSON) to ``current``."""
+    unknown = [k for k in changes if k not in LiveSettings.model_fields]
+    if unknown:
+        raise SettingError(dict.fromkeys(unknown, "unknown setting"))
+    data = current.model_dump() | dict(changes)
+    try:
+        return LiveSettings.model_validate(data)
+    except ValidationError as exc:
+        raise SettingError(validation_errors(exc)) from None
+
+
+def parse_key_list(name: str, raw: str) -> list[str]:
+    """Parse API_KEYS-style values; raises SettingError naming the setting."""
+    try:
+        keys = split_list(raw)
+    except ValueError as exc:
+        raise SettingError({name: str(exc)}) from None
+    if not isinstance(keys, list) or not all(isinstance(k, str) for k in keys):
+        raise SettingError({name: "must be a list of strings"})
+    return [k.strip() for k in keys if k.strip()]

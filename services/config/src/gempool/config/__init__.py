@@ -1,0 +1,1 @@
+"""gempool config service: owns the SQL database (settings, key records, logs) behind gRPC."""

@@ -1,0 +1,32 @@
+import pytest
+from pydantic import ValidationError
+
+from gempool.config.settings import ConfigServiceSettings
+
+
+@pytest.mark.parametrize(
+    ("given", "expected"),
+    [
+        ("postgres://u:p@db:5432/gp", "postgresql+psycopg://u:p@db:5432/gp"),
+        ("postgresql://u@db/gp", "postgresql+psycopg://u@db/gp"),
+        ("postgresql+psycopg://u@db/gp", "postgresql+psycopg://u@db/gp"),
+        ("sqlite:///./data/x.db", "sqlite:///./data/x.db"),
+    ],
+)
+def test_database_url_uses_psycopg(given: str, expected: str) -> None:
+    settings = ConfigServiceSettings(_env_file=None, DATABASE_URL=given)  # type: ignore[call-arg]
+    assert settings.DATABASE_URL == expected
+
+
+def test_defaults(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in ("DATABASE_URL", "CONFIG_PORT", "CONFIG_METRICS_PORT", "ADMIN_TOKEN_FILE"):
+        monkeypatch.delenv(name, raising=False)
+    settings = ConfigServiceSettings(_env_file=None)  # type: ignore[call-arg]
+    assert (settings.CONFIG_PORT, settings.CONFIG_METRICS_PORT) == (50052, 9102)
+    assert settings.DATABASE_URL == "sqlite:///./data/gempool.db"
+    assert str(settings.ADMIN_TOKEN_FILE) == "data/admin_token"
+
+
+def test_other_databases_are_refused() -> None:
+    with pytest.raises(ValidationError, match="sqlite:///path or postgresql://"):
+        ConfigServiceSettings(_env_file=None, DATABASE_URL="mysql://u@db/gp")  # type: ignore[call-arg]

@@ -1,0 +1,62 @@
+"""Log in (admin token -> random session id in a cookie), log out, and who am I."""
+
+import secrets
+
+from fastapi import APIRouter, HTTPException, Request, Response
+from pydantic import BaseModel, Field
+
+from gempool.api.config.v1 import config_pb2
+from gempool.gateway.admin.deps import COOKIE, AdminUser, Rt, client_of, digest, live_of, rpc, session_cache
+
+public = APIRouter(tags=["admin: session"])
+router = APIRouter(tags=["admin: session"])
+
+
+class Login(BaseModel):
+    token: str = Field(description="The admin token (AUTH_TOKEN).")
+
+
+class SessionOut(BaseModel):
+    via: str = Field(description="session (cookie) or bearer (the admin token itself)")
+    expires_at: float | None = Field(description="Unix time the session ends (sessions only).")
+
+
+def secure(request: Request) -> bool:
+    forwarded = request.headers.get("x-forwarded-proto", "")
+    return request.url.scheme == "https" or forwarded.split(",")[0].strip() == "https"
+
+
+@public.post("/login", response_model=SessionOut, summary="Log in with the admin token")
+async def login(body: Login, request: Request, response: Response, rt: Rt) -> SessionOut:
+    """Sets an HttpOnly, SameSite=Strict cookie holding a random session id (never the token)."""
+    live = live_of(rt)
+    if not body.token or not live.admin_tokens.check(body.token):
+        raise HTTPException(401, "The admin token is not valid.")
+    session_id = secrets.token_urlsafe(32)
+    ttl = live.settings.ADMIN_SESSION_EXPIRE
+    create = config_pb2.CreateSessionRequest(
+        digest=digest(session_id), ttl_seconds=ttl, client=client_of(request)
+    )
+    reply = await rpc(rt.config.CreateSession(create, timeout=5))
+    response.set_cookie(
+        COOKIE, session_id, max_age=ttl, path="/", secure=secure(request), httponly=True, samesite="strict"
+    )
+    return SessionOut(via="session", expires_at=reply.expires_at_unix)
+
+
+@public.post("/logout", status_code=204, summary="End this session")
+async def logout(request: Request, rt: Rt) -> Response:
+    session_id = request.cookies.get(COOKIE, "")
+    if session_id:
+        session_cache(request).forget(digest(session_id))
+        await rpc(
+            rt.config.DeleteSession(config_pb2.DeleteSessionRequest(digest=digest(session_id)), timeout=5)
+        )
+    response = Response(status_code=204, headers={"cache-control": "no-store"})
+    response.delete_cookie(COOKIE, path="/", secure=secure(request), httponly=True, samesite="strict")
+    return response
+
+
+@router.get("/session", response_model=SessionOut, summary="How this request is authenticated")
+async def whoami(admin: AdminUser) -> SessionOut:
+    return SessionOut(via=admin.via, expires_at=admin.expires_at or None)

@@ -1,0 +1,79 @@
+"""The gateway's ASGI app: ``create_app(settings)`` wires routes, lifespan and metrics."""
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+
+import grpc
+from fastapi import FastAPI
+from prometheus_client import CollectorRegistry, make_asgi_app
+from starlette.responses import JSONResponse, Response
+
+from gempool.api.imagehost.v1 import imagehost_pb2
+from gempool.common.tasks import stop_tasks
+from gempool.common.watch import follow_settings
+from gempool.gateway import admin, gemini, vertex
+from gempool.gateway.admin import panel
+from gempool.gateway.errors import Dialect, error_response
+from gempool.gateway.fastpath import NativeFastPath
+from gempool.gateway.metrics import GatewayMetrics
+from gempool.gateway.openai import routes as openai_routes
+from gempool.gateway.runtime import Runtime
+from gempool.gateway.settings import GatewaySettings
+
+
+def create_app(settings: GatewaySettings, registry: CollectorRegistry | None = None) -> FastAPI:
+    registry = registry or CollectorRegistry()
+    rt = Runtime(settings, GatewayMetrics(registry))
+
+    @contextlib.asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        await rt.open()
+        watcher = asyncio.create_task(follow_settings(rt.config_channel, rt.apply))
+        try:
+            yield
+        finally:
+            await stop_tasks(watcher)
+            await rt.close()
+
+    app = FastAPI(title="gempool", version="0.1.0", lifespan=lifespan, docs_url="/docs", redoc_url=None)
+    app.state.rt = rt
+    native = gemini.routes(rt)
+    # GET /v1/models belongs to both dialects: OpenAI's handler goes first and hands a request that
+    # authenticated the Gemini way to the native one. The other OpenAI routes come after the native
+    # ones, so native requests never pay for matching them. Routes are added as they are, not
+    # through include_router, whose wrapper costs every later request tens of microseconds.
+    app.router.routes.extend(openai_routes.models_router(rt, {r.path: r.endpoint for r in native}).routes)
+    app.include_router(admin.router())
+    app.include_router(panel.router())
+    app.router.routes.extend(native)
+    app.router.routes.extend(vertex.routes(rt))
+    app.router.routes.extend(openai_routes.router(rt).routes)
+    app.mount("/metrics", make_asgi_app(registry=registry))
+    app.add_middleware(NativeFastPath, routes=native)  # model calls skip FastAPI's layers
+    _add_service_routes(app, rt)
+    return app
+
+
+def _add_service_routes(app: FastAPI, rt: Runtime) -> None:
+    @app.get("/healthz", include_in_schema=False)
+    async def healthz() -> dict[str, str]:
+        return {"status": "ok"}
+
+    @app.get("/readyz", include_in_schema=False)
+    async def readyz() -> Response:
+        if rt.live is None:
+            return JSONResponse({"status": "waiting for settings"}, status_code=503)
+        return JSONResponse({"status": "ready", "settings_revision": rt.live.revision})
+
+    @app.get("/images/{name}", include_in_schema=False)
+    async def image(name: str) -> Response:
+        try:
+            found = await rt.imagehost.Fetch(imagehost_pb2.FetchRequest(name=name), timeout=10)
+        except grpc.aio.AioRpcError as exc:
+            status = (
+                404 if exc.code() in (grpc.StatusCode.NOT_FOUND, grpc.StatusCode.INVALID_ARGUMENT) else 503
+            )
+            return error_response(Dialect.GEMINI, status, exc.details() or "image unavailable")
+        headers = {"cache-control": "public, max-age=86400", "x-content-type-options": "nosniff"}
+        return Response(found.data, media_type=found.mime_type or "application/octet-stream", headers=headers)

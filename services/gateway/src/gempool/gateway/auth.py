@@ -1,0 +1,45 @@
+"""Client authentication: which of our tokens a request carries, compared in constant time."""
+
+import hashlib
+import hmac
+from collections.abc import Iterable
+
+from starlette.requests import Request
+
+
+def _digest(token: str) -> bytes:
+    return hashlib.sha256(token.encode()).digest()
+
+
+class TokenSet:
+    """Allowed tokens held as SHA-256 digests: lookups reveal nothing through timing."""
+
+    def __init__(self, tokens: Iterable[str]) -> None:
+        self._digests = {_digest(t): t for t in tokens if t}
+
+    def __len__(self) -> int:
+        return len(self._digests)
+
+    def check(self, candidate: str) -> bool:
+        digest = _digest(candidate)
+        known = self._digests.get(digest)
+        return known is not None and hmac.compare_digest(_digest(known), digest)
+
+
+def presented_token(request: Request) -> tuple[str, str]:
+    """The token a client sent and how: ``(token, "gemini"|"bearer"|"")``.
+
+    Gemini clients send ``x-goog-api-key`` or ``?key=``; OpenAI clients ``Authorization: Bearer``.
+    """
+    headers = request.headers
+    goog = headers.get("x-goog-api-key")
+    if goog:
+        return goog, "gemini"
+    authorization = headers.get("authorization", "")
+    scheme, _, value = authorization.partition(" ")
+    if scheme.lower() == "bearer" and value.strip():
+        return value.strip(), "bearer"
+    key = request.query_params.get("key")
+    if key:
+        return key, "gemini"
+    return "", ""

@@ -1,0 +1,125 @@
+"""What the gateway knows at run time: live settings, tokens, channels and clients."""
+
+import fnmatch
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import grpc
+
+from gempool.api.config.v1 import config_pb2, config_pb2_grpc
+from gempool.api.imagehost.v1 import imagehost_pb2_grpc
+from gempool.api.keypool.v1 import keypool_pb2_grpc
+from gempool.common.live import LiveSettings
+from gempool.common.logs import set_level
+from gempool.gateway.auth import TokenSet
+from gempool.gateway.filestore import store as file_store
+from gempool.gateway.filesync import FileMirror
+from gempool.gateway.logship import LogShipper
+from gempool.gateway.metrics import GatewayMetrics
+from gempool.gateway.poolclient import PoolClient
+from gempool.gateway.ratelimit import make_limiter
+from gempool.gateway.reporter import Reporter
+from gempool.gateway.settings import GatewaySettings
+from gempool.gateway.tokens import Callers
+from gempool.gateway.upstream import UpstreamClients, api_root
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Live:
+    """Everything derived from one settings snapshot, swapped as a whole on change."""
+
+    settings: LiveSettings
+    callers: Callers  # every client token: records, ALLOWED_TOKENS, the admin token
+    admin_tokens: TokenSet
+    root: str
+    revision: int = 0
+    _model_tags: dict[str, str] = field(default_factory=dict)
+
+    def model_tag(self, model: str) -> str:
+        """The key tag MODEL_KEY_TAGS binds ``model`` to ("" for any key), remembered per model."""
+        if not self.settings.MODEL_KEY_TAGS:
+            return ""
+        tag = self._model_tags.get(model)
+        if tag is None:
+            patterns = self.settings.MODEL_KEY_TAGS
+            tag = next((str(t) for p, t in patterns.items() if fnmatch.fnmatchcase(model, p)), "")
+            self._model_tags[model] = tag
+        return tag
+
+    @classmethod
+    def build(
+        cls, settings: LiveSettings, revision: int = 0, tokens: Sequence[config_pb2.ClientToken] = ()
+    ) -> "Live":
+        return cls(
+            settings=settings,
+            callers=Callers(tokens, settings.ALLOWED_TOKENS, settings.AUTH_TOKEN),
+            admin_tokens=TokenSet([settings.AUTH_TOKEN]),
+            root=api_root(settings.BASE_URL),
+            revision=revision,
+        )
+
+
+class Runtime:
+    """Created with the app; ``open()`` (in the lifespan) connects it, ``close()`` lets go."""
+
+    def __init__(self, settings: GatewaySettings, metrics: GatewayMetrics) -> None:
+        self.settings = settings
+        self.metrics = metrics
+        self.live: Live | None = None
+        self._channels: list[grpc.aio.Channel] = []
+
+    async def open(self) -> None:
+        # round_robin spreads calls over every address a name resolves to (a headless Service).
+        options = [
+            ("grpc.max_receive_message_length", 32 * 1024 * 1024),
+            ("grpc.lb_policy_name", "round_robin"),
+        ]
+        self.keypool_channel = grpc.aio.insecure_channel(self.settings.KEYPOOL_ADDR, options=options)
+        self.config_channel = grpc.aio.insecure_channel(self.settings.CONFIG_ADDR, options=options)
+        self.imagehost_channel = grpc.aio.insecure_channel(self.settings.IMAGEHOST_ADDR, options=options)
+        self._channels = [self.keypool_channel, self.config_channel, self.imagehost_channel]
+        self.keypool = keypool_pb2_grpc.KeyPoolServiceStub(self.keypool_channel)
+        self.imagehost = imagehost_pb2_grpc.ImageHostServiceStub(self.imagehost_channel)
+        self.upstream = UpstreamClients(self.settings.UPSTREAM_MAX_CONNECTIONS)
+        self.pool = PoolClient(self.keypool, streams=self.settings.KEYPOOL_STREAMS)
+        self.reporter = Reporter(self.keypool)
+        self.reporter.start()
+        self.config = config_pb2_grpc.ConfigServiceStub(self.config_channel)
+        self.logs = LogShipper(
+            self.config,
+            self.metrics.registry,
+            interval=self.settings.LOG_FLUSH_SECONDS,
+            capacity=self.settings.LOG_BUFFER_MAX,
+        )
+        self.logs.start()
+        redis_url, prefix = self.settings.REDIS_URL, self.settings.REDIS_PREFIX
+        self.limiter = make_limiter(redis_url, prefix, self.metrics.registry)
+        self.file_mirror = FileMirror(file_store(self), redis_url, prefix) if redis_url else None
+        if self.file_mirror is not None:
+            self.file_mirror.start()
+
+    async def close(self) -> None:
+        await self.reporter.close()
+        await self.pool.close()
+        await self.logs.close()
+        await self.limiter.aclose()
+        if self.file_mirror is not None:
+            await self.file_mirror.close()
+        await self.upstream.aclose()
+        for channel in self._channels:
+            await channel.close()
+
+    async def apply(self, snapshot: config_pb2.SettingsSnapshot) -> None:
+        try:
+            settings = LiveSettings.from_wire(snapshot.values)
+        except ValueError:
+            log.exception("ignoring an invalid settings snapshot", extra={"revision": snapshot.revision})
+            return
+        previous = self.live
+        self.live = Live.build(settings, snapshot.revision, snapshot.tokens)
+        if previous is None or previous.settings.LOG_LEVEL != settings.LOG_LEVEL:
+            set_level(settings.LOG_LEVEL)
+        log.info("settings applied", extra={"revision": snapshot.revision, "tokens": len(self.live.callers)})

@@ -1,0 +1,38 @@
+"""Gateway process settings (env and .env); live settings come from the config service."""
+
+from pydantic import Field
+
+from gempool.common.settings import ServiceSettings
+
+
+class GatewaySettings(ServiceSettings):
+    HOST: str = Field(default="0.0.0.0", description="Address the HTTP server binds.")
+    PORT: int = Field(
+        default=8000, ge=0, le=65535, description="HTTP port of the API, admin panel and /metrics."
+    )
+    GATEWAY_WORKERS: int = Field(default=1, ge=1, le=64, description="uvicorn worker processes.")
+    KEYPOOL_STREAMS: int = Field(
+        default=2, ge=1, le=64, description="Session streams to the keypool (spread over its replicas)."
+    )
+    KEYPOOL_ADDR: str = Field(default="127.0.0.1:50051", description="host:port of the keypool service.")
+    CONFIG_ADDR: str = Field(default="127.0.0.1:50052", description="host:port of the config service.")
+    IMAGEHOST_ADDR: str = Field(default="127.0.0.1:50053", description="host:port of the imagehost service.")
+    MAX_REQUEST_BYTES: int = Field(
+        default=64 * 1024 * 1024, description="Largest request body accepted from a client."
+    )
+    UPSTREAM_MAX_CONNECTIONS: int = Field(
+        default=512, description="Upstream connections kept open per outbound proxy."
+    )
+    REDIS_URL: str = Field(
+        default="",
+        description="Redis for per-token request limits shared by every gateway; empty: counted per process.",
+    )
+    REDIS_PREFIX: str = Field(default="gempool:", description="Prefix of every Redis key the gateway writes.")
+    LOG_FLUSH_SECONDS: float = Field(
+        default=0.5, gt=0, le=60, description="How often request and error logs go to the config service."
+    )
+    LOG_BUFFER_MAX: int = Field(
+        default=100_000,
+        ge=1000,
+        description="Log records kept per kind while the config service is away; beyond it the oldest go.",
+    )

@@ -1,0 +1,1 @@
+"""gempool imagehost: stores generated images and audio with the configured UPLOAD_PROVIDER."""

@@ -1,0 +1,222 @@
+"""The key pool: records from the config service, shared state in a store, policy from classify."""
+
+import dataclasses
+import logging
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from typing import Protocol
+
+from gempool.api.config.v1 import config_pb2
+from gempool.api.keypool.v1 import keypool_pb2 as pb
+from gempool.common.keys import mask
+from gempool.common.live import LiveSettings
+
+from .classify import Action, Decision, Outcome, classify
+from .metrics import Metrics
+from .proxy import choose_proxy
+from .records import POOL_NAMES, KeyRecord, build_rings, ring_name
+from .store import Pick, Store
+
+log = logging.getLogger(__name__)
+UNKNOWN_RETRIES = 3
+# A key tagged "project:<id>" shares its daily quota with every key carrying the same tag.
+PROJECT_TAG = "project:"
+
+
+class StatusSink(Protocol):
+    """Where durable key status changes go (the config service)."""
+
+    async def set_status(self, key_id: str, status: int, reason: str) -> None: ...
+
+
+class KeyPool:
+    def __init__(
+        self, store: Store, sink: StatusSink, metrics: Metrics, live: LiveSettings | None = None
+    ) -> None:
+        self.store, self.sink, self.metrics = store, sink, metrics
+        self.live = live or LiveSettings()
+        self.proxies: tuple[str, ...] = tuple(self.live.PROXIES)
+        self.records: dict[str, KeyRecord] = {}
+        self.sorted_ids: list[str] = []
+        self.revision = -1
+        self._reported_ok = metrics.reports.labels("VERDICT_SUCCESS", "ok")
+
+    def apply_settings(self, live: LiveSettings) -> None:
+        self.live, self.proxies = live, tuple(live.PROXIES)
+
+    async def load(self, records: Sequence[KeyRecord], revision: int) -> None:
+        """Adopt the config service's key list (at ``revision``) and share its rings."""
+        self.records = {r.key_id: r for r in records}
+        self.sorted_ids = sorted(self.records)
+        self.revision = revision
+        await self._forget_stale_marks()
+        await self.store.sync_rings(revision, build_rings(self.records.values()))
+        self.metrics.reloads.inc()
+
+    async def _forget_stale_marks(self) -> None:
+        """Drop retirement marks of keys re-enabled in the config service since, or removed."""
+        stale = []
+        for key_id, mark in (await self.store.retired_marks()).items():
+            rec = self.records.get(key_id)
+            if rec is None or (rec.active and rec.changed_at > mark.at):
+                stale.append(key_id)
+        if stale:
+            await self.store.clear(stale)
+
+    # ---- lease
+
+    async def lease(self, model: str, pool: int, exclude: Sequence[str], tag: str = "") -> pb.LeaseResponse:
+        """Round robin for a first attempt; a retry (``exclude`` given) prefers keys proven for ``model``."""
+        ring, skip, retry = ring_name(pool, tag), list(exclude), bool(exclude)
+        for _ in range(UNKNOWN_RETRIES):
+            pick = await self.store.lease(ring, model, skip, retry)
+            rec = self.records.get(pick.key_id) if pick.key_id else None
+            if pick.key_id is None or (rec is not None and rec.active):
+                break
+            skip.append(pick.key_id)  # a ring written by a replica that saw newer records
+        if rec is None or not rec.active:
+            return self._exhausted(pool, model, tag, pick)
+        return self._leased(rec)
+
+    def _leased(self, rec: KeyRecord) -> pb.LeaseResponse:
+        self.metrics.leases.labels(POOL_NAMES[rec.pool], "ok").inc()
+        proxy = self.proxy_for(rec.key_id)
+        return pb.LeaseResponse(lease=pb.Lease(key_id=rec.key_id, api_key=rec.api_key, proxy=proxy))
+
+    def proxy_for(self, key_id: str) -> str:
+        """The outbound proxy the key's calls leave through (empty: direct)."""
+        return choose_proxy(key_id, self.proxies, self.live.PROXIES_USE_CONSISTENCY_HASH_BY_API_KEY)
+
+    async def lease_key(self, key_id: str, model: str) -> pb.LeaseResponse:
+        """That one key (the owner of an uploaded file) when it is active and not cooling for ``model``."""
+        rec = self.records.get(key_id)
+        pick = await self.store.check(key_id, model) if rec is not None and rec.active else Pick(None)
+        if rec is not None and pick.key_id is not None:
+            return self._leased(rec)
+        self.metrics.leases.labels(POOL_NAMES[rec.pool if rec else 0], "wanted_unavailable").inc()
+        if not pick.cooling:
+            message = "the key that holds this file is no longer in the pool"
+            return pb.LeaseResponse(exhausted=pb.Exhausted(message=message))
+        wait = max(pick.retry_after, 0.001)
+        message = f"the key that holds this file cools for {model}; retry in {wait:.1f}s"
+        return pb.LeaseResponse(exhausted=pb.Exhausted(retry_after_seconds=wait, message=message))
+
+    def _exhausted(self, pool: int, model: str, tag: str, pick: Pick) -> pb.LeaseResponse:
+        where = f"{POOL_NAMES[pool]} pool" + (f" with tag {tag!r}" if tag else "")
+        if pick.cooling:
+            result, wait = "cooling", max(pick.retry_after, 0.001)
+            message = f"every key of the {where} cools for {model}; retry in {wait:.1f}s"
+        else:
+            result, wait = "empty", 0.0
+            message = f"no active key in the {where}"
+        self.metrics.leases.labels(POOL_NAMES[pool], result).inc()
+        return pb.LeaseResponse(exhausted=pb.Exhausted(retry_after_seconds=wait, message=message))
+
+    # ---- report
+
+    async def report(self, req: pb.ReportRequest) -> pb.ReportResponse:
+        if _plain_success(req):
+            await self.store.success(req.key_id, req.model)  # the hot path: no parsing, no clock
+            self._reported_ok.inc()
+            return pb.ReportResponse(verdict=pb.VERDICT_SUCCESS, reason="ok")
+        outcome = Outcome(req.http_status, req.error_body, req.transport, req.empty_answer)
+        now = datetime.now(UTC)
+        decision = classify(outcome, now=now, default_cooldown=self.live.COOLDOWN_DEFAULT_SECONDS)
+        decision = await self._apply(req.key_id, req.model, decision)
+        self.metrics.reports.labels(pb.Verdict.Name(decision.verdict), decision.kind).inc()  # type: ignore[arg-type]
+        return pb.ReportResponse(
+            verdict=decision.verdict,  # type: ignore[arg-type]
+            retry=decision.retry,
+            cooldown_seconds=decision.cooldown_seconds,
+            reason=decision.reason,
+        )
+
+    async def report_many(self, reports: Sequence[pb.ReportRequest]) -> None:
+        """Apply outcomes in order: each run of plain successes in one store call, others one by one."""
+        run: list[tuple[str, str]] = []
+        for req in reports:
+            if _plain_success(req):
+                run.append((req.key_id, req.model))
+                continue
+            await self._successes(run)
+            run = []
+            await self.report(req)
+        await self._successes(run)
+
+    async def _successes(self, run: list[tuple[str, str]]) -> None:
+        if run:
+            await self.store.success_many(run)
+            self._reported_ok.inc(len(run))
+
+    async def _apply(self, key_id: str, model: str, decision: Decision) -> Decision:
+        if decision.verdict == pb.VERDICT_SUCCESS:
+            await self.store.success(key_id, model)
+        elif decision.action is Action.COOL:
+            seconds, reason = decision.cooldown_seconds, decision.reason
+            cooled = await self.store.cool(key_id, model, seconds, reason, decision.backoff_cap)
+            self.metrics.cooldowns.labels(decision.kind).inc()
+            if decision.kind == "daily_quota":
+                await self._park_project(key_id, model, seconds, reason)
+            return dataclasses.replace(decision, cooldown_seconds=cooled)
+        elif decision.action is Action.RETIRE:
+            await self.retire(key_id, decision.reason, decision.kind)
+        elif decision.action is Action.FAIL:
+            failures = await self.store.failure(key_id, decision.reason)
+            if failures >= self.live.MAX_FAILURES:
+                reason = f"{failures} consecutive failures, last: {decision.reason}"
+                await self.retire(key_id, reason, "max_failures")
+                return Decision(pb.VERDICT_KEY_RETIRED, True, decision.kind, Action.RETIRE, 0.0, reason)
+        return decision
+
+    async def _park_project(self, key_id: str, model: str, seconds: float, reason: str) -> None:
+        """Keys of one Google project share its daily quota: park every key tagged with the project."""
+        rec = self.records.get(key_id)
+        projects = {t for t in (rec.tags if rec else ()) if t.startswith(PROJECT_TAG)}
+        if not projects:
+            return
+        siblings = [r.key_id for r in self.records.values() if r.key_id != key_id and projects & set(r.tags)]
+        for sibling in siblings:
+            await self.store.cool(sibling, model, seconds, f"{reason} (same project)", 0.0)
+        if siblings:
+            self.metrics.cooldowns.labels("daily_quota_project").inc(len(siblings))
+
+    # ---- status changes
+
+    async def retire(self, key_id: str, reason: str, kind: str) -> None:
+        """Stop leasing the key on every replica at once, then record it durably."""
+        if not await self.store.retire(key_id, reason):
+            return
+        rec = self.records.get(key_id)
+        if rec is not None:
+            rec.status, rec.reason = config_pb2.KEY_STATUS_RETIRED, reason
+        self.metrics.retirements.labels(kind).inc()
+        log.warning("key retired", extra={"key": mask(rec.api_key) if rec else key_id, "reason": reason})
+        await self.sink.set_status(key_id, config_pb2.KEY_STATUS_RETIRED, reason)
+
+    async def restore(self, key_ids: Sequence[str], reason: str) -> int:
+        """Clear failures, cooldowns and retirement; retired keys become active (disabled ones stay)."""
+        marks = await self.store.retired_marks()
+        await self.store.clear(key_ids)
+        revived = [k for k in key_ids if k in marks or self._is_retired(k)]
+        for key_id in revived:
+            rec = self.records.get(key_id)
+            if rec is not None:
+                rec.status, rec.reason = config_pb2.KEY_STATUS_ACTIVE, ""
+            await self.sink.set_status(key_id, config_pb2.KEY_STATUS_ACTIVE, reason)
+        if revived:
+            self.metrics.restorations.inc(len(revived))
+            await self.store.sync_rings(self.revision, build_rings(self.records.values()))
+        return len(key_ids)
+
+    def _is_retired(self, key_id: str) -> bool:
+        rec = self.records.get(key_id)
+        return rec is not None and rec.status == config_pb2.KEY_STATUS_RETIRED
+
+    async def retired_ids(self) -> list[str]:
+        """Keys retired here (store marks) or in the config service."""
+        marks = await self.store.retired_marks()
+        return [k for k in self.sorted_ids if k in marks or self._is_retired(k)]
+
+
+def _plain_success(req: pb.ReportRequest) -> bool:
+    return req.http_status == 200 and not req.empty_answer and req.transport == pb.TRANSPORT_OK

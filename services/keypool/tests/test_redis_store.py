@@ -1,0 +1,21 @@
+"""What only the Redis store promises: round trips."""
+
+from typing import Any
+
+from gempool.keypool.store import RedisStore
+
+
+async def test_a_batch_of_successes_is_one_round_trip(redis_store: RedisStore) -> None:
+    await redis_store.success("warm", "m")  # loads the script
+    sent: list[Any] = []
+    execute = redis_store.redis.execute_command
+
+    async def counting(*args: Any, **options: Any) -> Any:
+        sent.append(args[0])
+        return await execute(*args, **options)
+
+    redis_store.redis.execute_command = counting  # type: ignore[method-assign]
+    await redis_store.success_many([(f"k{i}", "m") for i in range(300)])
+    assert sent == ["EVALSHA"]
+    live = await redis_store.live(["k0", "k299"])
+    assert live["k0"].uses_last_minute == live["k299"].uses_last_minute == 1

@@ -1,0 +1,46 @@
+"""The Session stream: many leases and reports over one stream, answered by id."""
+
+import asyncio
+from collections import Counter
+from collections.abc import AsyncIterator
+
+from gempool.api.keypool.v1 import keypool_pb2 as pb
+from gempool.keypool.session import serve_session
+from gempool.keypool.testing import Harness
+
+from .test_servicer import KEYS, with_keys
+
+
+async def test_a_session_multiplexes_leases_and_reports(keypool: Harness) -> None:
+    ids = await with_keys(keypool, KEYS)
+    call = keypool.stub.Session()
+    for i in range(1, 7):
+        await call.write(pb.SessionRequest(id=i, lease=pb.LeaseRequest(model="gemini-2.5-flash")))
+    answers = [await call.read() for _ in range(6)]
+    assert sorted(a.id for a in answers) == list(range(1, 7))
+    assert Counter(a.lease.lease.key_id for a in answers) == dict.fromkeys(ids, 2)
+    await call.write(
+        pb.SessionRequest(id=7, report=pb.ReportRequest(key_id=ids[0], model="m", http_status=200))
+    )
+    answer = await call.read()
+    assert (answer.id, answer.report.verdict) == (7, pb.VERDICT_SUCCESS)
+    await call.done_writing()
+
+
+async def test_a_failing_request_answers_with_an_error_and_the_stream_goes_on() -> None:
+    async def lease(request: pb.LeaseRequest) -> pb.LeaseResponse:
+        if request.model == "boom":
+            raise RuntimeError("store down")
+        await asyncio.sleep(0.05 if request.model == "slow" else 0)
+        return pb.LeaseResponse(lease=pb.Lease(key_id=request.model))
+
+    async def report(_: pb.ReportRequest) -> pb.ReportResponse:
+        return pb.ReportResponse(verdict=pb.VERDICT_SUCCESS)
+
+    async def requests() -> AsyncIterator[pb.SessionRequest]:
+        for i, model in enumerate(["slow", "boom", "fast"], start=1):
+            yield pb.SessionRequest(id=i, lease=pb.LeaseRequest(model=model))
+
+    answers = [a async for a in serve_session(requests(), lease, report)]
+    assert [a.id for a in answers] == [2, 3, 1], "answers come as they are ready, not in order"
+    assert "store down" in answers[0].error and answers[1].lease.lease.key_id == "fast"
