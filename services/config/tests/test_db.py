@@ -4,11 +4,11 @@ import threading
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import pytest
 from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.config import Config
 from alembic.migration import MigrationContext
-import pytest
 from sqlalchemy import ColumnElement, Engine, create_engine, func, insert, inspect, make_url, select, text
 from sqlalchemy.orm import Session
 
