@@ -1,4 +1,4 @@
-"""Per-token request limits: one count shared by every gateway through Redis."""
+"""Per-token request limits: a sliding 60 s window shared by every gateway through Redis."""
 
 import uuid
 from collections.abc import AsyncIterator
@@ -6,10 +6,18 @@ from collections.abc import AsyncIterator
 import pytest
 import redis
 
-from gempool.gateway import ratelimit
-from gempool.gateway.ratelimit import MemoryLimiter, RedisLimiter
+from gempool.gateway.ratelimit import MemoryLimiter, RateLimiter, RedisLimiter
 
 REDIS_URL = "redis://127.0.0.1:6379/0"
+START = 1_700_000_020.0  # a minute boundary falls at START + 20
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = START
+
+    def __call__(self) -> float:
+        return self.now
 
 
 @pytest.fixture
@@ -22,20 +30,88 @@ async def prefix() -> AsyncIterator[str]:
     client.close()
 
 
-async def test_two_replicas_share_one_count(prefix: str) -> None:
-    first, second = RedisLimiter(REDIS_URL, prefix), RedisLimiter(REDIS_URL, prefix)
-    try:
-        answers = [await limiter.hit("token:1", 3) for limiter in (first, second, first, second)]
-        other = await second.hit("token:2", 3)
-    finally:
-        await first.aclose()
-        await second.aclose()
-    assert answers[:3] == [0.0, 0.0, 0.0]
-    assert 0 < answers[3] <= 60 and other == 0.0
-    ttl = redis.Redis.from_url(REDIS_URL).pttl(
-        next(redis.Redis.from_url(REDIS_URL).scan_iter(f"{prefix}rpm:token:1:*"))
+@pytest.fixture
+async def replicas(prefix: str) -> AsyncIterator[tuple[Clock, list[RedisLimiter]]]:
+    """Two gateways on one Redis, both following one test clock."""
+    clock = Clock()
+    limiters = [RedisLimiter(REDIS_URL, prefix, clock=clock) for _ in range(2)]
+    yield clock, limiters
+    for limiter in limiters:
+        await limiter.aclose()
+
+
+@pytest.fixture(params=["redis", "memory"])
+async def one(request: pytest.FixtureRequest, prefix: str) -> AsyncIterator[tuple[Clock, RateLimiter]]:
+    clock = Clock()
+    limiter: RateLimiter = (
+        RedisLimiter(REDIS_URL, prefix, clock=clock) if request.param == "redis" else MemoryLimiter(clock)
     )
-    assert 0 < ttl <= 61_000  # the counter goes away with its window
+    yield clock, limiter
+    await limiter.aclose()
+
+
+async def test_no_60s_span_holds_more_than_the_limit_across_a_boundary(
+    replicas: tuple[Clock, list[RedisLimiter]],
+) -> None:
+    """A client that tries every 0.5 s for three minutes, through either replica in turn."""
+    clock, limiters = replicas
+    admitted: list[float] = []
+    for step in range(360):
+        clock.now = START + step * 0.5
+        if await limiters[step % 2].hit("token:1", 10) == 0:
+            admitted.append(clock.now)
+    for at in admitted:
+        assert sum(at <= t < at + 60 for t in admitted) <= 10, at
+    # The burst of 10 at START, then 10 more only once they left the window: never 20 around
+    # the boundary at START + 20 as a fixed window allowed.
+    assert admitted[:10] == [START + n * 0.5 for n in range(10)]
+    assert admitted[10:20] == [START + 60 + n * 0.5 for n in range(10)]
+    assert len(admitted) == 30
+
+
+async def test_two_replicas_share_one_budget(replicas: tuple[Clock, list[RedisLimiter]]) -> None:
+    clock, (first, second) = replicas
+    answers = [await limiter.hit("token:1", 3) for limiter in (first, second, first, second)]
+    assert answers[:3] == [0.0, 0.0, 0.0] and answers[3] == 60.0
+    assert await second.hit("token:2", 3) == 0.0  # another token has its own budget
+    ttl = redis.Redis.from_url(REDIS_URL).pttl(first.name("token:1"))
+    assert 0 < ttl <= 60_000  # an idle token's log goes away with its window
+
+
+async def test_retry_after_is_when_the_oldest_request_leaves_the_window(
+    one: tuple[Clock, RateLimiter],
+) -> None:
+    clock, limiter = one
+    for offset in (0.0, 10.0, 25.0):
+        clock.now = START + offset
+        assert await limiter.hit("k", 3) == 0.0
+    clock.now = START + 30.0
+    assert await limiter.hit("k", 3) == pytest.approx(30.0)  # the request at +0 leaves at +60
+    clock.now = START + 59.9
+    assert await limiter.hit("k", 3) == pytest.approx(0.1)
+    clock.now = START + 60.0
+    assert await limiter.hit("k", 3) == 0.0  # refused tries took no slot
+    assert await limiter.hit("k", 3) == pytest.approx(10.0)  # the next frees at +70
+    clock.now = START + 70.0
+    assert await limiter.hit("k", 3) == 0.0
+
+
+async def test_a_lowered_limit_waits_for_enough_requests_to_leave(one: tuple[Clock, RateLimiter]) -> None:
+    clock, limiter = one
+    for offset in (0.0, 10.0, 20.0, 30.0):
+        clock.now = START + offset
+        assert await limiter.hit("k", 4) == 0.0
+    clock.now = START + 40.0
+    assert await limiter.hit("k", 2) == pytest.approx(40.0)  # 3 must go to leave a slot: +20 at +80
+
+
+async def test_redis_clock_by_default(prefix: str) -> None:
+    limiter = RedisLimiter(REDIS_URL, prefix)
+    try:
+        assert [await limiter.hit("token:1", 2) for _ in range(2)] == [0.0, 0.0]
+        assert 59.0 < await limiter.hit("token:1", 2) <= 60.0
+    finally:
+        await limiter.aclose()
 
 
 async def test_redis_down_lets_requests_through() -> None:
@@ -45,14 +121,3 @@ async def test_redis_down_lets_requests_through() -> None:
         assert await limiter.hit("token:1", 1) == 0.0
     finally:
         await limiter.aclose()
-
-
-async def test_memory_windows_reset(monkeypatch: pytest.MonkeyPatch) -> None:
-    now = [600.0]
-    monkeypatch.setattr(ratelimit.time, "time", lambda: now[0])
-    limiter = MemoryLimiter()
-    assert [await limiter.hit("k", 1) for _ in range(2)] == [0.0, 60.0]
-    now[0] = 659.5
-    assert await limiter.hit("k", 1) == 0.5
-    now[0] = 660.0
-    assert await limiter.hit("k", 1) == 0.0

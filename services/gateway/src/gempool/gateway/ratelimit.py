@@ -1,10 +1,21 @@
-"""Requests-per-minute limits per token: fixed one-minute windows, counted in Redis when the
-gateway has ``REDIS_URL`` (one atomic INCR+EXPIRE script, shared by every replica), else in this
-process. Redis trouble lets requests through (a limiter must not take the API down) and is counted.
+"""Requests-per-minute limits per token: a sliding 60-second window, exact.
+
+Each token keeps a log of the times of the requests it was let through in the last 60 s; a request
+goes through when fewer than ``limit`` are logged, so no 60-second span ever holds more than
+``limit`` (a fixed window let a team send twice its limit across a window boundary). A refused
+request is not logged, and waits until the oldest logged one leaves the window.
+
+With ``REDIS_URL`` the log is a sorted set per token, checked and written by one Lua script (one
+round trip, atomic for every replica) on Redis's own clock, so replicas with skewed clocks still
+share one timeline; without it, a deque per token in this process. Redis trouble lets requests
+through (a limiter must not take the API down) and is counted.
 """
 
 import logging
+import secrets
 import time
+from collections import deque
+from collections.abc import Callable
 from typing import Protocol
 
 from prometheus_client import CollectorRegistry, Counter
@@ -14,70 +25,91 @@ from redis.exceptions import RedisError
 log = logging.getLogger(__name__)
 
 WINDOW = 60
+WINDOW_MS = WINDOW * 1000
 
-# KEYS[1] counter of this window; ARGV[1] its lifetime (ms). Returns the count including this hit.
+# KEYS[1] the token's log (score: ms); ARGV[1] limit, ARGV[2] window (ms), ARGV[3] now (ms, empty:
+# Redis's clock), ARGV[4] a unique member. Returns 0 when let through, else ms until a slot frees.
 HIT = """
-local count = redis.call('INCR', KEYS[1])
-if count == 1 then redis.call('PEXPIRE', KEYS[1], ARGV[1]) end
-return count
+local now = tonumber(ARGV[3])
+if not now then
+  local t = redis.call('TIME')
+  now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+end
+local limit, window = tonumber(ARGV[1]), tonumber(ARGV[2])
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now - window)
+local count = redis.call('ZCARD', KEYS[1])
+if count < limit then
+  redis.call('ZADD', KEYS[1], now, ARGV[4])
+  redis.call('PEXPIRE', KEYS[1], window)
+  return 0
+end
+local freeing = redis.call('ZRANGE', KEYS[1], count - limit, count - limit, 'WITHSCORES')
+return math.max(1, tonumber(freeing[2]) + window - now)
 """
+
+Clock = Callable[[], float]
 
 
 class RateLimiter(Protocol):
     async def hit(self, key: str, limit: int) -> float:
-        """Count one request; 0 when within ``limit``, else seconds until the window ends."""
+        """Count one request; 0 when within ``limit``, else seconds until a slot frees."""
         ...
 
     async def aclose(self) -> None: ...
 
 
-def window(now: float) -> tuple[int, float]:
-    """(window number, seconds left in it)."""
-    number = int(now // WINDOW)
-    return number, (number + 1) * WINDOW - now
-
-
 class MemoryLimiter:
-    """One process's count (a single gateway, or no Redis)."""
+    """One process's log (a single gateway, or no Redis): the same window as Redis's."""
 
-    def __init__(self) -> None:
-        self._window = -1
-        self._counts: dict[str, int] = {}
+    def __init__(self, clock: Clock = time.time) -> None:
+        self._clock = clock
+        self._logs: dict[str, deque[float]] = {}
 
     async def hit(self, key: str, limit: int) -> float:
-        number, left = window(time.time())
-        if number != self._window:
-            self._window, self._counts = number, {}
-        count = self._counts[key] = self._counts.get(key, 0) + 1
-        return left if count > limit else 0.0
+        now = self._clock()
+        times = self._logs.setdefault(key, deque())
+        while times and times[0] <= now - WINDOW:
+            times.popleft()
+        if len(times) < limit:
+            times.append(now)
+            return 0.0
+        return times[len(times) - limit] + WINDOW - now
 
     async def aclose(self) -> None:
         return None
 
 
 class RedisLimiter:
-    def __init__(self, url: str, prefix: str, registry: CollectorRegistry | None = None) -> None:
+    def __init__(
+        self,
+        url: str,
+        prefix: str,
+        registry: CollectorRegistry | None = None,
+        clock: Clock | None = None,
+    ) -> None:
+        """``clock`` (seconds) replaces Redis's clock: for tests that step through time."""
         self._redis = aioredis.Redis.from_url(url, socket_timeout=1.0, socket_connect_timeout=1.0)
         self._script = self._redis.register_script(HIT)
-        self._prefix = prefix
+        self._prefix, self._clock = prefix, clock
         self._failures = Counter(
             "gempool_gateway_ratelimit_errors",
             "Rate-limit checks that could not reach Redis (the request was let through)",
             registry=registry,
         )
 
-    def name(self, key: str, number: int) -> str:
-        return f"{self._prefix}rpm:{key}:{number}"
+    def name(self, key: str) -> str:
+        return f"{self._prefix}rpm:{key}"
 
     async def hit(self, key: str, limit: int) -> float:
-        number, left = window(time.time())
+        now = "" if self._clock is None else int(self._clock() * 1000)
+        args = [limit, WINDOW_MS, now, secrets.token_hex(8)]
         try:
-            count = int(await self._script(keys=[self.name(key, number)], args=[int(left * 1000) + 1000]))
+            wait_ms = int(await self._script(keys=[self.name(key)], args=args))
         except (RedisError, OSError) as exc:
             self._failures.inc()
             log.warning("rate limit check failed; request let through", extra={"error": repr(exc)})
             return 0.0
-        return left if count > limit else 0.0
+        return wait_ms / 1000
 
     async def aclose(self) -> None:
         await self._redis.aclose()
