@@ -7,12 +7,15 @@ environment (see each service's ``settings.py``).
 """
 
 import json
+import math
 from collections.abc import Mapping
 from typing import Annotated, Any
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, field_validator
 
 GEMINI_BASE_URL = "https://generativelanguage.googleapis.com/v1beta"
+TTS_PACES = ("very slow", "slow", "normal", "fast", "very fast")  # TTS_SPEED's words (gemini-balance: normal)
+TTS_SPEED_MIN, TTS_SPEED_MAX = 0.25, 4.0  # OpenAI's audio/speech ``speed`` range
 
 
 def split_list(value: Any) -> Any:
@@ -116,7 +119,12 @@ class LiveSettings(BaseModel):
     CREATE_IMAGE_MODEL: str = _field("imagen-3.0-generate-002", "models", "Model for image generation.")
     TTS_MODEL: str = _field("gemini-2.5-flash-preview-tts", "models", "Text-to-speech model.")
     TTS_VOICE_NAME: str = _field("Zephyr", "models", "Text-to-speech voice.")
-    TTS_SPEED: str = _field("normal", "models", "Text-to-speech speed.")
+    TTS_SPEED: str = _field(
+        "normal",
+        "models",
+        "Text-to-speech pace: very slow, slow, normal, fast, very fast, or a speed from 0.25 to 4.0 "
+        "as OpenAI's (1 is normal); told to the TTS model in the prompt.",
+    )
     # --- files
     FILES_USER_ISOLATION_ENABLED: bool = _field(
         True, "files", "Each client token lists, reads and deletes only the files it uploaded."
@@ -172,6 +180,20 @@ class LiveSettings(BaseModel):
         if level not in {"DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"}:
             raise ValueError("must be one of DEBUG, INFO, WARNING, ERROR, CRITICAL")
         return level
+
+    @field_validator("TTS_SPEED")
+    @classmethod
+    def _tts_speed(cls, value: str) -> str:
+        pace = " ".join(value.lower().split())
+        if pace in TTS_PACES:
+            return pace
+        try:
+            speed = float(pace)
+        except ValueError:
+            speed = math.nan
+        if not TTS_SPEED_MIN <= speed <= TTS_SPEED_MAX:
+            raise ValueError(f"must be one of {', '.join(TTS_PACES)}, or a number from 0.25 to 4.0")
+        return pace
 
     @field_validator("BASE_URL", "VERTEX_EXPRESS_BASE_URL")
     @classmethod

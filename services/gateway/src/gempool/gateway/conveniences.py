@@ -13,7 +13,8 @@ given body is never changed, and every field it does not touch reaches the upstr
 - TOOLS_CODE_EXECUTION_ENABLED, URL_CONTEXT_ENABLED + URL_CONTEXT_MODELS add those tools, never
   beside function declarations (Google refuses the mix) nor on image or speech models.
 - SAFETY_SETTINGS is the default when the client sent no ``safetySettings``.
-- TTS models get ``responseModalities: ["AUDIO"]`` and TTS_VOICE_NAME when the client set neither.
+- TTS models get ``responseModalities: ["AUDIO"]`` and TTS_VOICE_NAME when the client set neither,
+  and a TTS_SPEED other than normal as words before the last user turn's text (see pace.py).
 
 A suffix counts only when the base model is in its list, so real upstream names that happen to end
 the same way (``gemini-2.5-flash-image``) pass through untouched.
@@ -24,6 +25,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from gempool.common.live import LiveSettings
+from gempool.gateway.pace import NORMAL as NORMAL_PACE
+from gempool.gateway.pace import pace_of_setting, spoken
 
 SEARCH, IMAGE, NON_THINKING = "-search", "-image", "-non-thinking"
 SUFFIXES = (SEARCH, IMAGE, NON_THINKING)
@@ -101,7 +104,7 @@ def apply_conveniences(
         _ask_for_images(config)
         _fold_system_instruction(out)
     if is_tts(variant.base):
-        _speech(config, settings)
+        _speech(out, config, settings)
     else:
         tools = _tools(variant, out, config, settings)
         if tools is not None:
@@ -182,12 +185,33 @@ def _fold_system_instruction(out: Body) -> None:
     del out[key]
 
 
-def _speech(config: Body, settings: LiveSettings) -> None:
+def _speech(out: Body, config: Body, settings: LiveSettings) -> None:
     if not _get(config, "responseModalities"):
         _set(config, "responseModalities", ["AUDIO"])
     if not _has(config, "speechConfig") and settings.TTS_VOICE_NAME:
         voice = {"prebuiltVoiceConfig": {"voiceName": settings.TTS_VOICE_NAME}}
         config["speechConfig"] = {"voiceConfig": voice}
+    pace = pace_of_setting(settings.TTS_SPEED)
+    if pace != NORMAL_PACE:
+        _pace_prompt(out, pace)
+
+
+def _pace_prompt(out: Body, pace: str) -> None:
+    """TTS_SPEED as words before the first text of the last user turn (copied, never changed)."""
+    contents = out.get("contents")
+    turns = [
+        i for i, c in enumerate(contents or ()) if isinstance(c, dict) and c.get("role", "user") == "user"
+    ]
+    if not isinstance(contents, list) or not turns:
+        return
+    index = turns[-1]
+    content = contents[index]
+    parts = list(content.get("parts") or [])
+    for position, part in enumerate(parts):
+        if isinstance(part, dict) and isinstance(part.get("text"), str):
+            parts[position] = part | {"text": spoken(part["text"], pace)}
+            out["contents"] = [*contents[:index], content | {"parts": parts}, *contents[index + 1 :]]
+            return
 
 
 TOOL_NAMES = ("googleSearch", "codeExecution", "urlContext")
@@ -207,7 +231,7 @@ def _tools(variant: Variant, out: Body, config: Body, settings: LiveSettings) ->
         wanted.append("codeExecution")
     if settings.URL_CONTEXT_ENABLED and variant.base in settings.URL_CONTEXT_MODELS and not variant.image:
         wanted.append("urlContext")
-    added = [{name: {}} for name in wanted if name not in present]
+    added: list[Body] = [{name: {}} for name in wanted if name not in present]
     return tools + added if added else None
 
 

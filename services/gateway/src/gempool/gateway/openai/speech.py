@@ -1,4 +1,7 @@
-"""``POST /v1/audio/speech`` -> a Gemini TTS model; its 24 kHz PCM re-encoded as the client asked."""
+"""``POST /v1/audio/speech`` -> a Gemini TTS model; its 24 kHz PCM re-encoded as the client asked.
+
+``speed`` (else TTS_SPEED) and ``instructions`` become words of the prompt (see pace.py).
+"""
 
 import asyncio
 import base64
@@ -7,10 +10,12 @@ from typing import Any
 import orjson
 from starlette.responses import Response
 
+from gempool.common.live import LiveSettings
 from gempool.gateway.errors import Dialect, error_response
 from gempool.gateway.openai import audio
 from gempool.gateway.openai.adapters import OpenAIAdapter
 from gempool.gateway.openai.schemas import SpeechRequest
+from gempool.gateway.pace import pace_for, spoken
 from gempool.gateway.proxy import Call, forward
 from gempool.gateway.runtime import Live, Runtime
 
@@ -25,13 +30,10 @@ VOICES = {
 }
 
 
-def to_gemini(request: SpeechRequest, default_voice: str) -> dict[str, Any]:
-    voice = VOICES.get(request.voice.lower(), default_voice)
-    text = (
-        f"{request.instructions.strip().rstrip(':')}: {request.input}"
-        if request.instructions
-        else request.input
-    )
+def to_gemini(request: SpeechRequest, settings: LiveSettings) -> dict[str, Any]:
+    voice = VOICES.get(request.voice.lower(), settings.TTS_VOICE_NAME)
+    pace = pace_for(settings.TTS_SPEED, request.speed)
+    text = spoken(request.input, pace, request.instructions or "")
     config = {
         "responseModalities": ["AUDIO"],
         "speechConfig": {"voiceConfig": {"prebuiltVoiceConfig": {"voiceName": voice}}},
@@ -83,7 +85,7 @@ async def create(rt: Runtime, live: Live, request: SpeechRequest) -> Response:
         "openai.speech",
         model,
         f"/v1beta/models/{model}:generateContent",
-        body=orjson.dumps(to_gemini(request, live.settings.TTS_VOICE_NAME)),
+        body=orjson.dumps(to_gemini(request, live.settings)),
         headers={"content-type": "application/json"},
         check_empty=True,
         adapter=SpeechAdapter(request.response_format or "mp3"),
