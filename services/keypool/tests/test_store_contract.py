@@ -139,6 +139,30 @@ async def test_concurrent_leases_stay_fair(store: Store) -> None:
     assert Counter(p.key_id for p in picks) == dict.fromkeys(ids, 20)
 
 
+async def test_concurrent_leases_skip_cooling_and_retired_keys_and_stay_fair(store: Store) -> None:
+    await ring(store)
+    await store.cool("k1", "m", 60, "rate limited")
+    await store.retire("k3", "bad")
+    picks = await asyncio.gather(*(store.lease(RING, "m", []) for _ in range(150)))
+    assert Counter(p.key_id for p in picks) == {"k0": 50, "k2": 50, "k4": 50}
+
+
+async def test_concurrent_leases_when_every_key_cools_all_name_the_wait(store: Store) -> None:
+    await ring(store)
+    for key in IDS:
+        await store.cool(key, "m", 30 + IDS.index(key), "rate limited")
+    picks = await asyncio.gather(*(store.lease(RING, "m", []) for _ in range(40)))
+    assert {p.key_id for p in picks} == {None}
+    assert all(29 < p.retry_after <= 30 for p in picks)
+
+
+async def test_concurrent_leases_of_two_replicas_share_one_rotation(make_store: Callable[[], Store]) -> None:
+    one, two = make_store(), make_store()
+    await ring(one)
+    picks = await asyncio.gather(*(s.lease(RING, "m", []) for _ in range(50) for s in (one, two)))
+    assert Counter(p.key_id for p in picks) == dict.fromkeys(IDS, 20)
+
+
 async def test_an_older_ring_revision_does_not_overwrite_a_newer_one(store: Store) -> None:
     await ring(store, ["new"], revision=5)
     assert not await store.sync_rings(4, {RING: ["old"]})

@@ -42,7 +42,7 @@ class Action(enum.Enum):
 class Outcome:
     http_status: int
     error_body: bytes = b""
-    transport: int = keypool_pb2.TRANSPORT_OK
+    transport: keypool_pb2.Transport.ValueType = keypool_pb2.TRANSPORT_OK
     empty_answer: bool = False
 
 

@@ -13,7 +13,7 @@ DEFAULT_PAGE = 100
 MAX_PAGE = 1000
 
 
-def key_state(rec: KeyRecord, live: KeyLive) -> int:
+def key_state(rec: KeyRecord, live: KeyLive) -> pb.KeyState.ValueType:
     if rec.status == config_pb2.KEY_STATUS_DISABLED:
         return pb.KEY_STATE_DISABLED
     if rec.status == config_pb2.KEY_STATUS_RETIRED or live.retired is not None:
@@ -64,7 +64,7 @@ async def list_keys(
     )
 
 
-async def count_states(store: Store, records: dict[str, KeyRecord]) -> dict[int, int]:
+async def count_states(store: Store, records: dict[str, KeyRecord]) -> dict[pb.KeyState.ValueType, int]:
     """Keys per state, for the keys gauge."""
     counts = dict.fromkeys(
         (pb.KEY_STATE_ACTIVE, pb.KEY_STATE_COOLING, pb.KEY_STATE_RETIRED, pb.KEY_STATE_DISABLED), 0

@@ -26,7 +26,7 @@ PROJECT_TAG = "project:"
 class StatusSink(Protocol):
     """Where durable key status changes go (the config service)."""
 
-    async def set_status(self, key_id: str, status: int, reason: str) -> None: ...
+    async def set_status(self, key_id: str, status: config_pb2.KeyStatus.ValueType, reason: str) -> None: ...
 
 
 class KeyPool:
@@ -65,7 +65,9 @@ class KeyPool:
 
     # ---- lease
 
-    async def lease(self, model: str, pool: int, exclude: Sequence[str], tag: str = "") -> pb.LeaseResponse:
+    async def lease(
+        self, model: str, pool: pb.Pool.ValueType, exclude: Sequence[str], tag: str = ""
+    ) -> pb.LeaseResponse:
         """Round robin for a first attempt; a retry (``exclude`` given) prefers keys proven for ``model``."""
         ring, skip, retry = ring_name(pool, tag), list(exclude), bool(exclude)
         for _ in range(UNKNOWN_RETRIES):
@@ -93,7 +95,9 @@ class KeyPool:
         pick = await self.store.check(key_id, model) if rec is not None and rec.active else Pick(None)
         if rec is not None and pick.key_id is not None:
             return self._leased(rec)
-        self.metrics.leases.labels(POOL_NAMES[rec.pool if rec else 0], "wanted_unavailable").inc()
+        self.metrics.leases.labels(
+            POOL_NAMES[rec.pool if rec else pb.POOL_UNSPECIFIED], "wanted_unavailable"
+        ).inc()
         if not pick.cooling:
             message = "the key that holds this file is no longer in the pool"
             return pb.LeaseResponse(exhausted=pb.Exhausted(message=message))
@@ -101,7 +105,7 @@ class KeyPool:
         message = f"the key that holds this file cools for {model}; retry in {wait:.1f}s"
         return pb.LeaseResponse(exhausted=pb.Exhausted(retry_after_seconds=wait, message=message))
 
-    def _exhausted(self, pool: int, model: str, tag: str, pick: Pick) -> pb.LeaseResponse:
+    def _exhausted(self, pool: pb.Pool.ValueType, model: str, tag: str, pick: Pick) -> pb.LeaseResponse:
         where = f"{POOL_NAMES[pool]} pool" + (f" with tag {tag!r}" if tag else "")
         if pick.cooling:
             result, wait = "cooling", max(pick.retry_after, 0.001)

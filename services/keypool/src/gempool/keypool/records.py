@@ -22,8 +22,8 @@ POOL_NAMES = {
 class KeyRecord:
     key_id: str
     api_key: str
-    pool: int
-    status: int  # config_pb2.KeyStatus
+    pool: keypool_pb2.Pool.ValueType
+    status: config_pb2.KeyStatus.ValueType
     reason: str = ""
     tags: tuple[str, ...] = ()
     changed_at: float = 0.0
@@ -46,7 +46,7 @@ class KeyRecord:
         )
 
 
-def ring_name(pool: int, tag: str = "") -> str:
+def ring_name(pool: keypool_pb2.Pool.ValueType, tag: str = "") -> str:
     """The rotation a lease walks: one per pool, and one per (pool, tag)."""
     name = POOL_NAMES.get(pool, "free")
     return f"{name}:t:{tag}" if tag else name

@@ -96,7 +96,7 @@ async def _gauge_loop(pool: KeyPool) -> None:
         await asyncio.sleep(GAUGE_INTERVAL)
 
 
-def _state_name(state: int) -> str:
+def _state_name(state: keypool_pb2.KeyState.ValueType) -> str:
     return keypool_pb2.KeyState.Name(state).removeprefix("KEY_STATE_").lower()
 
 

@@ -4,6 +4,7 @@ import asyncio
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
+from typing import Any
 
 import grpc
 import httpx
@@ -26,7 +27,11 @@ class FakeConfig(config_pb2_grpc.ConfigServiceServicer):
         self._watchers: list[asyncio.Queue[config_pb2.SettingsSnapshot]] = []
 
     def add_keys(
-        self, api_keys: Iterable[str], kind: int = 0, tags: Iterable[str] = (), status: int = 1
+        self,
+        api_keys: Iterable[str],
+        kind: config_pb2.KeyKind.ValueType = config_pb2.KEY_KIND_UNSPECIFIED,
+        tags: Iterable[str] = (),
+        status: config_pb2.KeyStatus.ValueType = config_pb2.KEY_STATUS_ACTIVE,
     ) -> list[str]:
         ids = []
         for api_key in api_keys:
@@ -34,7 +39,7 @@ class FakeConfig(config_pb2_grpc.ConfigServiceServicer):
                 key_id=key_id(api_key),
                 api_key=api_key,
                 kind=kind,
-                status=status,  # type: ignore[arg-type]
+                status=status,
                 tags=list(tags),
                 changed_at_unix=time.time(),
             )
@@ -63,7 +68,7 @@ class FakeConfig(config_pb2_grpc.ConfigServiceServicer):
             queue.put_nowait(self.snapshot())
 
     async def Watch(
-        self, request: config_pb2.WatchRequest, context: grpc.aio.ServicerContext
+        self, request: config_pb2.WatchRequest, context: grpc.aio.ServicerContext[Any, Any]
     ) -> AsyncIterator[config_pb2.WatchResponse]:
         queue: asyncio.Queue[config_pb2.SettingsSnapshot] = asyncio.Queue()
         self._watchers.append(queue)
@@ -75,7 +80,7 @@ class FakeConfig(config_pb2_grpc.ConfigServiceServicer):
             self._watchers.remove(queue)
 
     async def ListKeys(
-        self, request: config_pb2.ListKeysRequest, context: grpc.aio.ServicerContext
+        self, request: config_pb2.ListKeysRequest, context: grpc.aio.ServicerContext[Any, Any]
     ) -> config_pb2.ListKeysResponse:
         self.list_calls += 1
         ordered = sorted(self.records)
@@ -88,7 +93,7 @@ class FakeConfig(config_pb2_grpc.ConfigServiceServicer):
         )
 
     async def SetKeyStatus(
-        self, request: config_pb2.SetKeyStatusRequest, context: grpc.aio.ServicerContext
+        self, request: config_pb2.SetKeyStatusRequest, context: grpc.aio.ServicerContext[Any, Any]
     ) -> config_pb2.SetKeyStatusResponse:
         self.status_calls.append(request)
         rec = self.records.get(request.key_id)

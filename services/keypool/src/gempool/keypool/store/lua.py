@@ -60,6 +60,63 @@ end
 return {0, 0, 0}
 """
 
+# First attempts only, several at once (leases that arrived together, one round trip for all).
+# KEYS: ring list, rotation counter, retired hash, exhausted hash
+# ARGV: cooldown name prefix (key_id appended), exhausted field, how many leases.
+# Each lease is the next eligible key in rotation order, exactly as that many LEASE calls in a
+# row would pick (a ring with fewer eligible keys than leases wraps around and repeats them).
+# Returns {1, key_id...} or {0, ms until the earliest cooldown ends, keys cooling}.
+LEASE_MANY = """
+local t = redis.call('TIME')
+local now = t[1] * 1000 + math.floor(t[2] / 1000)
+local hint = tonumber(redis.call('HGET', KEYS[4], ARGV[2]) or '0')
+if hint > now then return {0, hint - now, 1} end
+local n = redis.call('LLEN', KEYS[1])
+if n == 0 then return {0, 0, 0} end
+local want = tonumber(ARGV[3])
+local pos = tonumber(redis.call('GET', KEYS[2]) or '0') % n
+local out, eligible = {1}, {}
+local soonest, cooling, misses = -1, 0, 0
+local CHUNK = 32
+local ids, first = {}, -1
+while #out <= want and misses < n do
+  if first < 0 or pos < first or pos >= first + #ids then
+    first = pos
+    ids = redis.call('LRANGE', KEYS[1], pos, math.min(pos + CHUNK, n) - 1)
+  end
+  local id = ids[pos - first + 1]
+  local ok = eligible[id]
+  if ok == nil then
+    ok = redis.call('HEXISTS', KEYS[3], id) == 0
+    if ok then
+      local ttl = redis.call('PTTL', ARGV[1] .. id)
+      if ttl > 0 then
+        ok = false
+        cooling = cooling + 1
+        if soonest < 0 or ttl < soonest then soonest = ttl end
+      end
+    end
+    eligible[id] = ok
+  end
+  if ok then
+    out[#out + 1] = id
+    misses = 0
+  else
+    misses = misses + 1
+  end
+  pos = (pos + 1) % n
+end
+if #out > 1 then
+  redis.call('SET', KEYS[2], pos)
+  return out
+end
+if cooling > 0 then
+  redis.call('HSET', KEYS[4], ARGV[2], now + soonest)
+  return {0, soonest, cooling}
+end
+return {0, 0, 0}
+"""
+
 # KEYS: revision, set of ring names, exhausted hash, ring lists...
 # ARGV: revision, then for each ring in KEYS order its size, then every key_id in order.
 SYNC_RINGS = """

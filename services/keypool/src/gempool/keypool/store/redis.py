@@ -1,5 +1,6 @@
 """The Redis store: any number of keypool replicas share rotation, cooldowns and retirement."""
 
+import asyncio
 import time
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -23,6 +24,9 @@ from .base import (
 from .names import Names
 
 BATCH = 500
+# First-attempt leases for one (ring, model) that arrive while a lease script runs share the next
+# script call, up to this many: under load one Redis round trip serves a whole group.
+LEASE_GROUP = 64
 MAX_CONNECTIONS = 32
 POOL_WAIT = 5.0
 
@@ -43,6 +47,9 @@ class RedisStore:
         self.redis = client
         self.names = Names(prefix)
         self._lease = client.register_script(lua.LEASE)
+        self._lease_many = client.register_script(lua.LEASE_MANY)
+        self._waiting: dict[tuple[str, str], list[asyncio.Future[Pick]]] = {}
+        self._leasing: dict[tuple[str, str], asyncio.Task[None]] = {}
         self._sync = client.register_script(lua.SYNC_RINGS)
         self._cool = client.register_script(lua.COOL)
         self._claim = client.register_script(lua.CLAIM)
@@ -66,6 +73,50 @@ class RedisStore:
         return bool(await self._sync(keys=keys, args=args))
 
     async def lease(self, ring: str, model: str, exclude: Sequence[str], retry: bool = False) -> Pick:
+        if retry or exclude:
+            return await self._lease_one(ring, model, exclude, retry)
+        which = (ring, model)
+        future: asyncio.Future[Pick] = asyncio.get_running_loop().create_future()
+        self._waiting.setdefault(which, []).append(future)
+        if which not in self._leasing:
+            task = asyncio.create_task(self._lease_groups(which), name=f"lease {ring}|{model}")
+            self._leasing[which] = task
+        return await future
+
+    async def _lease_groups(self, which: tuple[str, str]) -> None:
+        """Serve the waiting first attempts of (ring, model), a group per script call, until none wait."""
+        group: list[asyncio.Future[Pick]] = []
+        try:
+            while waiting := self._waiting.pop(which, None):
+                group, rest = waiting[:LEASE_GROUP], waiting[LEASE_GROUP:]
+                if rest:
+                    self._waiting[which] = rest
+                try:
+                    picks = await self._lease_first(*which, len(group))
+                except Exception as exc:  # every caller of the group sees the store's error
+                    for future in group:
+                        if not future.done():
+                            future.set_exception(exc)
+                else:
+                    for future, pick in zip(group, picks, strict=True):
+                        if not future.done():  # a caller that gave up leaves its key used
+                            future.set_result(pick)
+                group = []
+        finally:
+            # Synchronous from the last empty pop on: a lease arriving later starts its own task.
+            del self._leasing[which]
+            for future in group + self._waiting.pop(which, []):  # only when cancelled mid-way
+                future.cancel()
+
+    async def _lease_first(self, ring: str, model: str, count: int) -> list[Pick]:
+        n = self.names
+        keys = [n.ring(ring), n.rotation(ring, model), n.retired(), n.exhausted()]
+        found = await self._lease_many(keys=keys, args=[n.cooldown(model, ""), f"{ring}|{model}", count])
+        if found[0] == 1:
+            return [Pick(_text(key_id)) for key_id in found[1:]]
+        return [Pick(None, int(found[1]) / 1000, int(found[2]))] * count
+
+    async def _lease_one(self, ring: str, model: str, exclude: Sequence[str], retry: bool) -> Pick:
         n = self.names
         rotation = n.retry_rotation(ring, model) if retry else n.rotation(ring, model)
         keys = [n.ring(ring), rotation, n.retired(), n.exhausted()]
@@ -78,7 +129,8 @@ class RedisStore:
 
     async def check(self, key_id: str, model: str) -> Pick:
         pipe = self.redis.pipeline(transaction=False)
-        pipe.hexists(self.names.retired(), key_id).pttl(self.names.cooldown(model, key_id))
+        pipe.hexists(self.names.retired(), key_id)
+        pipe.pttl(self.names.cooldown(model, key_id))
         retired, ttl = await pipe.execute()
         if retired:
             return Pick(None)
@@ -100,7 +152,8 @@ class RedisStore:
 
     async def failure(self, key_id: str, error: str) -> int:
         pipe = self.redis.pipeline(transaction=True)
-        pipe.hincrby(self.names.failures(), key_id, 1).hset(self.names.last_error(), key_id, error)
+        pipe.hincrby(self.names.failures(), key_id, 1)
+        pipe.hset(self.names.last_error(), key_id, error)
         count, _ = await pipe.execute()
         return int(count)
 
@@ -130,7 +183,8 @@ class RedisStore:
             read.hkeys(self.names.cooldowns(key_id))
         models = await read.execute()
         pipe = self.redis.pipeline(transaction=True)
-        pipe.hdel(self.names.retired(), *key_ids).hdel(self.names.failures(), *key_ids)
+        pipe.hdel(self.names.retired(), *key_ids)
+        pipe.hdel(self.names.failures(), *key_ids)
         for key_id, cooling in zip(key_ids, models, strict=True):
             names = [self.names.cooldown(_text(m), key_id) for m in cooling]
             pipe.delete(self.names.cooldowns(key_id), self.names.outcomes(key_id), *names)
@@ -149,7 +203,8 @@ class RedisStore:
     async def _live_batch(self, ids: list[str], now: float) -> dict[str, KeyLive]:
         n, minute, hour = self.names, int(now // MINUTE), int(now // HOUR)
         pipe = self.redis.pipeline(transaction=False)
-        pipe.hmget(n.failures(), ids).hmget(n.last_error(), ids).hmget(n.retired(), ids)
+        for names in (n.failures(), n.last_error(), n.retired()):
+            pipe.hmget(names, ids)
         for bucket in (minute, minute - 1):
             pipe.hmget(n.uses(MINUTE, bucket), ids)
         for back in range(25):
@@ -163,6 +218,8 @@ class RedisStore:
         return bool(await self._claim(keys=[self.names.lock(name)], args=[max(1, int(interval * 1000))]))
 
     async def close(self) -> None:
+        for task in list(self._leasing.values()):
+            task.cancel()
         await self.redis.aclose()
 
 
