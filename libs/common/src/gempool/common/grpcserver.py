@@ -6,7 +6,7 @@ import logging
 import signal
 import time
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import Any, TypeAlias, cast
 
 import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
@@ -14,8 +14,11 @@ from prometheus_client import CollectorRegistry, Counter, Histogram, start_http_
 
 log = logging.getLogger(__name__)
 
+_AioUnaryBehaviour = Callable[[Any, grpc.aio.ServicerContext[Any, Any]], Awaitable[Any]]
+_Handler: TypeAlias = "grpc.RpcMethodHandler[Any, Any]"  # generic only in types-grpcio, so quoted
 
-class MetricsInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[misc]
+
+class MetricsInterceptor(grpc.aio.ServerInterceptor):
     """Counts every RPC by method and code, and times unary ones."""
 
     def __init__(self, registry: CollectorRegistry, prefix: str) -> None:
@@ -30,17 +33,18 @@ class MetricsInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[misc]
 
     async def intercept_service(
         self,
-        continuation: Callable[[grpc.HandlerCallDetails], Awaitable[grpc.RpcMethodHandler]],
+        continuation: "Callable[[grpc.HandlerCallDetails], Awaitable[_Handler | None]]",
         details: grpc.HandlerCallDetails,
-    ) -> grpc.RpcMethodHandler:
+    ) -> "_Handler | None":
         handler = await continuation(details)
         if handler is None or handler.unary_unary is None:
             return handler
         method = details.method.rsplit("/", 1)[-1]
-        inner = handler.unary_unary
+        # types-grpcio types handlers for the sync server; under grpc.aio they are coroutine functions.
+        inner = cast(_AioUnaryBehaviour, handler.unary_unary)
         calls, seconds = self.calls, self.seconds
 
-        async def wrapped(request: Any, context: grpc.aio.ServicerContext) -> Any:
+        async def wrapped(request: Any, context: grpc.aio.ServicerContext[Any, Any]) -> Any:
             start = time.perf_counter()
             try:
                 response = await inner(request, context)

@@ -22,7 +22,7 @@ def check_grpc(address: str, service: str, timeout: float) -> str | None:
         except grpc.RpcError as exc:
             return f"{exc.code().name}: {exc.details()}"
     if reply.status != health_pb2.HealthCheckResponse.SERVING:
-        return health_pb2.HealthCheckResponse.ServingStatus.Name(reply.status)
+        return str(health_pb2.HealthCheckResponse.ServingStatus.Name(reply.status))
     return None
 
 

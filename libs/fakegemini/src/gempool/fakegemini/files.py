@@ -9,6 +9,7 @@ import hashlib
 import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from email.message import Message
 from email.parser import BytesParser
 from email.policy import HTTP
 from typing import Any
@@ -24,6 +25,12 @@ LIFETIME = timedelta(hours=48)
 def _either(obj: dict[str, Any], camel: str, snake: str) -> Any:
     """Google reads proto JSON: lowerCamelCase and snake_case field names alike."""
     return obj.get(camel, obj.get(snake))
+
+
+def _body(part: Message) -> bytes:
+    """A leaf part's decoded body; empty for a nested multipart (whose payload decodes to None)."""
+    payload = part.get_payload(decode=True)
+    return payload if isinstance(payload, bytes) else b""
 
 
 def _stamp(when: datetime) -> str:
@@ -103,8 +110,8 @@ class FileStore:
         parts = list(message.iter_parts()) if message.is_multipart() else []
         if len(parts) != 2:
             return *errors.bad_request("Multipart upload needs a metadata part and a media part."), {}
-        metadata = orjson.loads(parts[0].get_payload(decode=True) or b"{}").get("file") or {}
-        data = parts[1].get_payload(decode=True) or b""
+        metadata = orjson.loads(_body(parts[0]) or b"{}").get("file") or {}
+        data = _body(parts[1])
         mime = _either(metadata, "mimeType", "mime_type") or parts[1].get_content_type()
         file = self.create(key, metadata, data, mime, version)
         return 200, orjson.dumps({"file": file}), {"x-goog-upload-status": "final"}
