@@ -8,7 +8,7 @@ import asyncio
 import json
 import logging
 from collections.abc import Mapping
-from typing import TypeAlias
+from typing import Any, TypeAlias
 
 import grpc
 
@@ -20,7 +20,7 @@ from gempool.config.store import Store
 
 log = logging.getLogger(__name__)
 
-Context: TypeAlias = grpc.aio.ServicerContext
+Context: TypeAlias = grpc.aio.ServicerContext[Any, Any]
 
 
 def field_errors(errors: Mapping[str, str]) -> list[config_pb2.FieldError]:

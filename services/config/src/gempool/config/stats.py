@@ -57,8 +57,8 @@ def time_of(table: Any) -> Any:
 
 def sums_of(table: Any) -> list[ColumnElement[Any]]:
     if table is RequestStats:
-        columns = [table.calls, table.success, table.tokens_in, table.tokens_out, table.latency_seconds]
-        return [func.coalesce(func.sum(c), 0) for c in columns]
+        totals = [table.calls, table.success, table.tokens_in, table.tokens_out, table.latency_seconds]
+        return [func.coalesce(func.sum(c), 0) for c in totals]
     ok = case((table.status == 200, 1), else_=0)
     columns: list[Any] = [ok, table.tokens_in, table.tokens_out, table.latency_seconds]
     return [func.count(), *(func.coalesce(func.sum(c), 0) for c in columns)]

@@ -1,6 +1,7 @@
 """The ImageHostService servicer: validation, provider choice, error mapping."""
 
 import logging
+from typing import Any
 
 import grpc
 import httpx
@@ -62,7 +63,7 @@ class ImageHostServicer(imagehost_pb2_grpc.ImageHostServiceServicer):
         return remote_provider(self.live, self.client)
 
     async def Upload(
-        self, request: imagehost_pb2.UploadRequest, context: grpc.aio.ServicerContext
+        self, request: imagehost_pb2.UploadRequest, context: grpc.aio.ServicerContext[Any, Any]
     ) -> imagehost_pb2.UploadResponse:
         name = self.provider_name()
         try:
@@ -87,7 +88,7 @@ class ImageHostServicer(imagehost_pb2_grpc.ImageHostServiceServicer):
         return imagehost_pb2.UploadResponse(url=url, provider=name)
 
     async def Fetch(
-        self, request: imagehost_pb2.FetchRequest, context: grpc.aio.ServicerContext
+        self, request: imagehost_pb2.FetchRequest, context: grpc.aio.ServicerContext[Any, Any]
     ) -> imagehost_pb2.FetchResponse:
         try:
             data, mime = await self.local.read(request.name)
