@@ -52,10 +52,11 @@ class FileMirror:
 
     async def load(self) -> None:
         raw = await self._redis.hgetall(self._hash)
-        records = {}
+        records: dict[str, FileRecord] = {}
         for name, value in raw.items():
             with contextlib.suppress(ValueError, TypeError):
-                records[name.decode()] = FileRecord(**orjson.loads(value))
+                key = name.decode() if isinstance(name, bytes) else name
+                records[key] = FileRecord(**orjson.loads(value))
         self._files.replace(records, keep=set(self._writing))
 
     async def _run(self) -> None:

@@ -10,6 +10,7 @@ opened again on the next request.
 import asyncio
 import itertools
 import logging
+from typing import TypeVar, cast
 
 import grpc
 
@@ -17,6 +18,9 @@ from gempool.api.keypool.v1 import keypool_pb2 as kp
 from gempool.api.keypool.v1 import keypool_pb2_grpc
 
 log = logging.getLogger(__name__)
+
+_Request = TypeVar("_Request")
+_Response = TypeVar("_Response")
 
 
 class PoolUnavailable(Exception):
@@ -28,7 +32,7 @@ class _SessionLost(Exception):
 
 
 class _Stream:
-    def __init__(self, stub: keypool_pb2_grpc.KeyPoolServiceStub) -> None:
+    def __init__(self, stub: "keypool_pb2_grpc.KeyPoolServiceAsyncStub") -> None:
         self._call = stub.Session()
         self._pending: dict[int, asyncio.Future[kp.SessionResponse]] = {}
         self._ids = itertools.count(1)
@@ -53,7 +57,8 @@ class _Stream:
 
     async def _read(self) -> None:
         try:
-            while (answer := await self._call.read()) is not grpc.aio.EOF:
+            while (message := await self._call.read()) is not grpc.aio.EOF:
+                answer = cast(kp.SessionResponse, message)  # types-grpcio: read() -> object | T
                 future = self._pending.get(answer.id)
                 if future is not None and not future.done():
                     future.set_result(answer)
@@ -79,7 +84,7 @@ class _Stream:
 
 
 class PoolClient:
-    def __init__(self, stub: keypool_pb2_grpc.KeyPoolServiceStub, streams: int = 2) -> None:
+    def __init__(self, stub: "keypool_pb2_grpc.KeyPoolServiceAsyncStub", streams: int = 2) -> None:
         self._stub = stub
         self._streams: list[_Stream | None] = [None] * max(1, streams)
         self._next = itertools.cycle(range(len(self._streams)))
@@ -116,7 +121,9 @@ class PoolClient:
         return answer
 
     @staticmethod
-    async def _unary(method, request, timeout: float):  # type: ignore[no-untyped-def]
+    async def _unary(
+        method: grpc.aio.UnaryUnaryMultiCallable[_Request, _Response], request: _Request, timeout: float
+    ) -> _Response:
         try:
             return await method(request, timeout=timeout)
         except grpc.aio.AioRpcError as exc:

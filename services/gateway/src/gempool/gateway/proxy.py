@@ -147,7 +147,8 @@ def _observe(rt: Runtime, call: Call, response: Response, started: float, trace:
             rt, call, trace, response.status_code, source, started, first_byte
         )
     else:
-        rt.logs.request(call, trace, response.status_code, first_byte, first_byte, response.body[-TAIL:])
+        tail = bytes(response.body[-TAIL:])  # Starlette types a body as bytes | memoryview
+        rt.logs.request(call, trace, response.status_code, first_byte, first_byte, tail)
 
 
 async def _logged_stream(

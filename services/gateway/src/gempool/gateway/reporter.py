@@ -19,7 +19,11 @@ log = logging.getLogger(__name__)
 
 class Reporter:
     def __init__(
-        self, stub: keypool_pb2_grpc.KeyPoolServiceStub, *, interval: float = 0.02, max_batch: int = 512
+        self,
+        stub: "keypool_pb2_grpc.KeyPoolServiceAsyncStub",
+        *,
+        interval: float = 0.02,
+        max_batch: int = 512,
     ) -> None:
         self._stub = stub
         self._interval = interval
