@@ -137,7 +137,7 @@ def test_key_turning_invalid_is_leased_at_most_once_more(replicas: list[Stack], 
 
 
 def test_metrics_name_keys_and_retries(replicas: list[Stack]) -> None:
-    text = httpx.get(f"{replicas[0].gateway_url}/metrics/").text
+    text = httpx.get(f"{replicas[0].gateway_url}/metrics").text
     assert "gempool_gateway_requests_total" in text
     assert "gempool_gateway_retries_per_request_bucket" in text
     assert "ok-k1" not in text and "invalid-k5" not in text, "a key never appears in a metric"

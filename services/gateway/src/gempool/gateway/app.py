@@ -5,15 +5,17 @@ import contextlib
 from collections.abc import AsyncIterator
 
 import grpc
-from fastapi import FastAPI
-from prometheus_client import CollectorRegistry, make_asgi_app
-from starlette.responses import JSONResponse, Response
+from fastapi import FastAPI, Request
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
+from starlette.exceptions import HTTPException
+from starlette.responses import JSONResponse, RedirectResponse, Response
 
 from gempool.api.imagehost.v1 import imagehost_pb2
 from gempool.common.tasks import stop_tasks
 from gempool.common.watch import follow_settings
 from gempool.gateway import admin, gemini, vertex
 from gempool.gateway.admin import panel
+from gempool.gateway.auth import presented_token
 from gempool.gateway.errors import Dialect, error_response
 from gempool.gateway.fastpath import NativeFastPath
 from gempool.gateway.metrics import GatewayMetrics
@@ -49,13 +51,49 @@ def create_app(settings: GatewaySettings, registry: CollectorRegistry | None = N
     app.router.routes.extend(native)
     app.router.routes.extend(vertex.routes(rt))
     app.router.routes.extend(openai_routes.router(rt).routes)
-    app.mount("/metrics", make_asgi_app(registry=registry))
     app.add_middleware(NativeFastPath, routes=native)  # model calls skip FastAPI's layers
-    _add_service_routes(app, rt)
+    app.add_exception_handler(HTTPException, _http_error)
+    _add_service_routes(app, rt, registry)
     return app
 
 
-def _add_service_routes(app: FastAPI, rt: Runtime) -> None:
+OPENAI_PREFIXES = ("/hf/", "/openai/")
+
+
+def dialect_of(request: Request) -> Dialect:
+    """The dialect a request speaks, judged from its path and how it sent its token."""
+    path = request.url.path
+    if path.startswith(OPENAI_PREFIXES):
+        return Dialect.OPENAI
+    if path.startswith("/v1/") and presented_token(request)[1] == "bearer":
+        return Dialect.OPENAI
+    return Dialect.GEMINI
+
+
+async def _http_error(request: Request, exc: Exception) -> Response:
+    """Unknown paths and wrong methods answer in the caller's dialect, not FastAPI's ``detail``."""
+    assert isinstance(exc, HTTPException)
+    if request.url.path.startswith("/api/admin/"):  # the panel's own API keeps FastAPI's shape
+        return JSONResponse({"detail": exc.detail}, status_code=exc.status_code, headers=exc.headers)
+    if exc.status_code == 404:
+        message = f"{request.method} {request.url.path} is not a gempool or Gemini API path."
+    elif exc.status_code == 405:
+        message = f"{request.url.path} does not accept {request.method}."
+    else:
+        message = str(exc.detail)
+    return error_response(dialect_of(request), exc.status_code, message, headers=exc.headers)
+
+
+def _add_service_routes(app: FastAPI, rt: Runtime, registry: CollectorRegistry) -> None:
+    @app.get("/", include_in_schema=False)
+    async def root() -> Response:
+        """A person who opens the gateway's address in a browser lands on the admin panel."""
+        return RedirectResponse("/admin", status_code=307)
+
+    @app.get("/metrics", include_in_schema=False)
+    async def metrics() -> Response:
+        return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
+
     @app.get("/healthz", include_in_schema=False)
     async def healthz() -> dict[str, str]:
         return {"status": "ok"}

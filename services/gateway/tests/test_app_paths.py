@@ -1,0 +1,82 @@
+"""Paths outside the APIs: a wrong path or method answers in the caller's dialect, the root leads
+to the panel, metrics are served where Prometheus looks for them."""
+
+import pytest
+
+from gempool.fakegemini.server import Running
+
+from .conftest import FakeKeyPool
+from .gateway_app import TOKEN, gateway_client
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "headers", "status"),
+    [
+        ("GET", f"/v1beta/nonsense?key={TOKEN}", {}, 404),
+        ("GET", "/v1/nonsense", {"x-goog-api-key": TOKEN}, 404),
+        ("GET", "/nowhere", {}, 404),
+        ("DELETE", f"/v1beta/models/gemini-2.5-flash:generateContent?key={TOKEN}", {}, 405),
+    ],
+)
+async def test_unknown_paths_and_methods_answer_in_googles_shape(
+    fake_pool: tuple[FakeKeyPool, int],
+    upstream: Running,
+    method: str,
+    path: str,
+    headers: dict[str, str],
+    status: int,
+) -> None:
+    async with gateway_client(fake_pool, upstream, ["ok-1"]) as gw:
+        response = await gw.request(method, path, headers=headers)
+    assert response.status_code == status
+    error = response.json()["error"]
+    assert error["code"] == status and error["status"] in {"NOT_FOUND", "UNIMPLEMENTED"}
+    assert path.split("?")[0] in error["message"]
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "headers", "status"),
+    [
+        ("GET", "/v1/nonsense", {"authorization": f"Bearer {TOKEN}"}, 404),
+        ("GET", "/hf/v1/nonsense", {}, 404),
+        ("PUT", "/v1/chat/completions", {"authorization": f"Bearer {TOKEN}"}, 405),
+    ],
+)
+async def test_unknown_paths_and_methods_answer_in_openais_shape(
+    fake_pool: tuple[FakeKeyPool, int],
+    upstream: Running,
+    method: str,
+    path: str,
+    headers: dict[str, str],
+    status: int,
+) -> None:
+    async with gateway_client(fake_pool, upstream, ["ok-1"]) as gw:
+        response = await gw.request(method, path, headers=headers)
+    assert response.status_code == status
+    error = response.json()["error"]
+    assert set(error) == {"message", "type", "param", "code"}
+    assert error["type"] in {"not_found_error", "invalid_request_error"}
+
+
+async def test_admin_api_keeps_its_own_error_shape(
+    fake_pool: tuple[FakeKeyPool, int], upstream: Running
+) -> None:
+    async with gateway_client(fake_pool, upstream, ["ok-1"]) as gw:
+        response = await gw.get("/api/admin/nothing-here")
+    assert response.status_code == 404 and "detail" in response.json()
+
+
+async def test_root_leads_to_the_panel_and_metrics_need_no_redirect(
+    fake_pool: tuple[FakeKeyPool, int], upstream: Running
+) -> None:
+    async with gateway_client(fake_pool, upstream, ["ok-1"]) as gw:
+        root = await gw.get("/")
+        await gw.post(
+            "/v1beta/models/gemini-2.5-flash:generateContent",
+            params={"key": TOKEN},
+            json={"contents": [{"parts": [{"text": "hi"}]}]},
+        )
+        metrics = await gw.get("/metrics")
+    assert root.status_code == 307 and root.headers["location"] == "/admin"
+    assert metrics.status_code == 200 and metrics.headers["content-type"].startswith("text/plain")
+    assert "gempool_" in metrics.text
