@@ -1,13 +1,14 @@
 """SHOW_SEARCH_LINK: sources appended as one extra part; nothing else changes."""
 
 from collections.abc import AsyncIterator
+from typing import Any
 
 import orjson
 from starlette.responses import StreamingResponse
 
 from gempool.gateway.grounding import SEARCH_LINKS, add_sources, sources_text
 
-GROUNDED = {
+GROUNDED: dict[str, Any] = {
     "candidates": [
         {
             "content": {"parts": [{"text": "Echo"}], "role": "model"},
@@ -64,3 +65,23 @@ async def test_sse_events_split_across_chunks() -> None:
     assert first + b"\r\n\r\n" == plain and end == b""
     parts = orjson.loads(second.removeprefix(b"data: "))["candidates"][0]["content"]["parts"]
     assert [p["text"][:10] for p in parts] == ["Echo", "\n\nSources:"]
+
+
+async def test_json_array_stream_gets_sources_and_keeps_every_other_byte() -> None:
+    plain = b'{\n  "candidates": [{"content": {"parts": [{"text": "a"}]}}]\n}'
+    stream = b"[" + plain + b"\n,\r\n" + orjson.dumps(GROUNDED) + b"\n]"
+
+    async def chunks() -> AsyncIterator[bytes]:
+        for i in range(0, len(stream), 5):
+            yield stream[i : i + 5]
+
+    response = SEARCH_LINKS.stream(chunks(), "application/json")
+    assert isinstance(response, StreamingResponse)
+    out = b"".join([c async for c in response.body_iterator])  # type: ignore[misc]
+    assert out.startswith(b"[" + plain + b"\n,\r\n") and out.endswith(b"\n]")
+    first, second = orjson.loads(out)
+    assert first == orjson.loads(plain)
+    parts = second["candidates"][0]["content"]["parts"]
+    assert parts[0] == {"text": "Echo"} and parts[1]["text"].startswith("\n\nSources:\n1. [a.example]")
+    second["candidates"][0]["content"]["parts"] = parts[:1]
+    assert second == GROUNDED  # nothing else changed

@@ -236,3 +236,22 @@ async def test_a_client_leaving_the_stream_closes_the_upstream_relay_at_once() -
     assert (await anext(chunks)).startswith(b"data: ")
     await chunks.aclose()
     assert closed == [True]
+
+
+def test_stream_sources_seen_before_the_finish_or_after_it_are_said_once() -> None:
+    grounding = {"groundingChunks": [{"web": {"uri": "https://a.example", "title": "A"}}]}
+    writer = ChunkWriter(view())
+    chunks = writer.event(answer([{"text": "x"}], finish=None, groundingMetadata=grounding), {})
+    chunks += writer.event(answer([{"text": "y"}]), {})
+    chunks += writer.event(answer([], finish=None, groundingMetadata=grounding), {})
+    found = deltas(frames(chunks + writer.end()))
+    assert found[1] == ({"content": "x"}, None)
+    assert found[2][0]["content"].startswith("y\n\n**Sources**") and found[3] == ({}, "stop")
+    assert len(found) == 4  # the late repeat adds nothing
+
+    late = ChunkWriter(view())
+    chunks = late.event(answer([{"text": "y"}]), {})
+    chunks += late.event(answer([], finish=None, groundingMetadata=grounding), {})
+    found = deltas(frames(chunks + late.end()))
+    assert found[1:3] == [({"content": "y"}, None), ({}, "stop")]
+    assert found[3][0]["content"].startswith("\n\n**Sources**")

@@ -1,8 +1,10 @@
 """SHOW_SEARCH_LINK: the sources Google Search grounded an answer on, appended as one text part.
 
-Only ``-search`` requests get it. Nothing Google sent is removed or changed: a candidate that
-carries ``groundingMetadata.groundingChunks`` gains one more part at the end of its content.
-Streams are read event by event; only an event that mentions ``groundingMetadata`` is parsed.
+Only ``-search`` requests get it, answered whole or streamed (SSE with ``alt=sse``, Google's JSON
+array without). Nothing Google sent is removed or changed: a candidate that carries
+``groundingMetadata.groundingChunks`` gains one more part at the end of its content. Streams are
+read event by event (object by object); only one that mentions ``groundingMetadata`` is parsed, and
+every other byte passes as Google sent it.
 """
 
 from collections.abc import AsyncIterator
@@ -12,6 +14,7 @@ import orjson
 from starlette.responses import Response
 
 from gempool.gateway.adapter import Adapter
+from gempool.gateway.jsonstream import ArrayObjects
 from gempool.gateway.streamopt import sse_events
 
 
@@ -57,20 +60,34 @@ def _sse_event(raw: bytes) -> bytes:
 
 
 class SearchLinks(Adapter):
-    """Gemini-native answers with the grounding sources appended (SSE streams included)."""
+    """Gemini-native answers with the grounding sources appended (both kinds of stream included)."""
 
     def success(self, body: bytes, content_type: str) -> Response:
         return super().success(_with_sources(body) if b"groundingMetadata" in body else body, content_type)
 
     def stream(self, chunks: AsyncIterator[bytes], content_type: str) -> Response:
         if "event-stream" not in content_type:
-            return super().stream(chunks, content_type)  # JSON array streams pass as they are
+            return super().stream(_array_with_sources(chunks), content_type)
         return super().stream(_sse_with_sources(chunks), content_type)
 
 
 async def _sse_with_sources(chunks: AsyncIterator[bytes]) -> AsyncIterator[bytes]:
     async for raw, end in sse_events(chunks):
         yield _sse_event(raw) + end
+
+
+async def _array_with_sources(chunks: AsyncIterator[bytes]) -> AsyncIterator[bytes]:
+    objects = ArrayObjects()
+    async for chunk in chunks:
+        out = b"".join(
+            _with_sources(piece) if is_object and b"groundingMetadata" in piece else piece
+            for piece, is_object in objects.feed(chunk)
+        )
+        if out:
+            yield out
+    rest = objects.rest()
+    if rest:
+        yield rest
 
 
 SEARCH_LINKS = SearchLinks()

@@ -65,6 +65,8 @@ def frame(payload: Body) -> bytes:
 class _Choice:
     calls: int = 0
     finished: bool = False
+    sources: str = ""  # the latest grounding sources seen, said once the choice finishes
+    sourced: bool = False
 
 
 @dataclass
@@ -115,7 +117,7 @@ class ChunkWriter:
         choice = self.choices[index]
         said = read_parts((candidate.get("content") or {}).get("parts") or [], links, self.view)
         reason = candidate.get("finishReason")
-        text = said.content + (sources(candidate) if reason and self.view.show_search_link else "")
+        text = said.content + self._sources(choice, candidate, bool(reason))
         if said.reasoning:
             out.append(self.chunk(index, {"reasoning_content": said.reasoning}))
         if text:
@@ -126,6 +128,16 @@ class ChunkWriter:
             choice.finished = True
             out.append(self.chunk(index, {}, finish_reason(reason, choice.calls > 0)))
         return out
+
+    def _sources(self, choice: _Choice, candidate: Body, finishing: bool) -> str:
+        """The sources text, once per choice: with its finish, or when grounding comes after it."""
+        if not self.view.show_search_link or choice.sourced:
+            return ""
+        choice.sources = sources(candidate) or choice.sources
+        if not (finishing or choice.finished) or not choice.sources:
+            return ""
+        choice.sourced = True
+        return choice.sources
 
     def _tool_call(self, index: int, choice: _Choice, call: Body) -> list[bytes]:
         head = {k: v for k, v in call.items() if k != "function"}
