@@ -1,10 +1,12 @@
 """Gateway unit fixtures: a real in-process fake KeyPool gRPC server and the fake Gemini upstream."""
 
+import uuid
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
 
 import grpc
 import pytest
+import redis
 from prometheus_client import CollectorRegistry
 
 from gempool.api.keypool.v1 import keypool_pb2 as kp
@@ -15,6 +17,8 @@ from gempool.fakegemini.server import Running, serve_in_thread
 from gempool.gateway.metrics import GatewayMetrics
 from gempool.gateway.runtime import Live, Runtime
 from gempool.gateway.settings import GatewaySettings
+
+REDIS_URL = "redis://127.0.0.1:6379/0"
 
 
 @dataclass
@@ -60,6 +64,17 @@ class FakeKeyPool(keypool_pb2_grpc.KeyPoolServiceServicer):
     ) -> kp.ReportBatchResponse:
         self.reports.extend(request.reports)
         return kp.ReportBatchResponse(accepted=len(request.reports))
+
+
+@pytest.fixture
+def redis_prefix() -> Iterator[str]:
+    """A Redis key prefix of this test's own, cleaned afterwards."""
+    prefix = f"gempool-test-{uuid.uuid4().hex[:12]}:"
+    yield prefix
+    client = redis.Redis.from_url(REDIS_URL)
+    for key in client.scan_iter(f"{prefix}*"):
+        client.delete(key)
+    client.close()
 
 
 @pytest.fixture(scope="session")

@@ -69,6 +69,21 @@ class LiveSettings(BaseModel):
     ADMIN_SESSION_EXPIRE: int = _field(
         3600, "access", "Seconds an admin session (after login) lasts.", ge=60, le=30 * 86400
     )
+    ADMIN_LOGIN_MAX_FAILURES: int = _field(
+        10,
+        "access",
+        "Wrong admin tokens (at the login or as a Bearer) one client address may send within "
+        "ADMIN_LOGIN_WINDOW_SECONDS; then it gets 429 until a whole window has passed.",
+        ge=1,
+        le=10_000,
+    )
+    ADMIN_LOGIN_WINDOW_SECONDS: int = _field(
+        900,
+        "access",
+        "Seconds wrong admin tokens are counted over, and how long a locked-out address waits.",
+        ge=1,
+        le=86400,
+    )
     # --- upstream
     BASE_URL: str = _field(GEMINI_BASE_URL, "upstream", "Gemini API root; a trailing /v1beta or /v1 is fine.")
     TIME_OUT: float = _field(300.0, "upstream", "Seconds one upstream attempt may take.", gt=0, le=3600)

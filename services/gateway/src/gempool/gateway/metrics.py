@@ -30,3 +30,19 @@ class GatewayMetrics:
             registry=registry,
             buckets=(0, 1, 2, 3, 5, 10),
         )
+        self.admin_failures = Counter(
+            "gempool_gateway_admin_auth_failures",
+            "Wrong admin tokens sent to the login or as a Bearer",
+            ["via"],
+            registry=registry,
+        )
+        self.admin_lockouts = Counter(
+            "gempool_gateway_admin_lockouts",
+            "Client addresses locked out of admin sign-in after too many wrong tokens",
+            registry=registry,
+        )
+        self.admin_redis_errors = Counter(
+            "gempool_gateway_admin_redis_errors",
+            "Admin sign-in checks that could not reach Redis (this replica's memory answered)",
+            registry=registry,
+        )

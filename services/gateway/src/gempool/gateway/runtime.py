@@ -6,15 +6,18 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import grpc
+from redis import asyncio as aioredis
 
 from gempool.api.config.v1 import config_pb2, config_pb2_grpc
 from gempool.api.imagehost.v1 import imagehost_pb2_grpc
 from gempool.api.keypool.v1 import keypool_pb2_grpc
 from gempool.common.live import LiveSettings
 from gempool.common.logs import set_level
+from gempool.gateway.adminsessions import Revocations, SessionCache
 from gempool.gateway.auth import TokenSet
 from gempool.gateway.filestore import store as file_store
 from gempool.gateway.filesync import FileMirror
+from gempool.gateway.loginthrottle import LoginThrottle, MemoryThrottle, make_throttle
 from gempool.gateway.logship import LogShipper
 from gempool.gateway.metrics import GatewayMetrics
 from gempool.gateway.poolclient import PoolClient
@@ -70,6 +73,9 @@ class Runtime:
         self.metrics = metrics
         self.live: Live | None = None
         self._channels: list[grpc.aio.Channel] = []
+        self.redis: aioredis.Redis | None = None  # the admin sign-in's (the limiter keeps its own)
+        self.login_throttle: LoginThrottle = MemoryThrottle()
+        self.admin_sessions = SessionCache()
 
     async def open(self) -> None:
         # round_robin spreads calls over every address a name resolves to (a headless Service).
@@ -100,6 +106,15 @@ class Runtime:
         self.file_mirror = FileMirror(file_store(self), redis_url, prefix) if redis_url else None
         if self.file_mirror is not None:
             self.file_mirror.start()
+        self._open_admin(redis_url, prefix)
+
+    def _open_admin(self, redis_url: str, prefix: str) -> None:
+        """Failed admin sign-ins and ended sessions, shared through Redis when there is one."""
+        if redis_url:
+            self.redis = aioredis.Redis.from_url(redis_url, socket_timeout=1.0, socket_connect_timeout=1.0)
+        self.login_throttle = make_throttle(self.redis, prefix, self.metrics)
+        revocations = Revocations(self.redis, prefix, self.metrics) if self.redis is not None else None
+        self.admin_sessions = SessionCache(revocations)
 
     async def close(self) -> None:
         await self.reporter.close()
@@ -108,6 +123,8 @@ class Runtime:
         await self.limiter.aclose()
         if self.file_mirror is not None:
             await self.file_mirror.close()
+        if self.redis is not None:
+            await self.redis.aclose()
         await self.upstream.aclose()
         for channel in self._channels:
             await channel.close()
@@ -122,4 +139,6 @@ class Runtime:
         self.live = Live.build(settings, snapshot.revision, snapshot.tokens)
         if previous is None or previous.settings.LOG_LEVEL != settings.LOG_LEVEL:
             set_level(settings.LOG_LEVEL)
+        if previous is not None and previous.settings.AUTH_TOKEN != settings.AUTH_TOKEN:
+            self.admin_sessions.clear()  # the config service ended every session with the old token
         log.info("settings applied", extra={"revision": snapshot.revision, "tokens": len(self.live.callers)})

@@ -1,7 +1,8 @@
 """Shared pieces of the admin API: the runtime, the admin check, gRPC calls as HTTP answers."""
 
 import hashlib
-import time
+import logging
+import math
 from collections.abc import Awaitable
 from dataclasses import dataclass
 from typing import Annotated, Any, TypeVar
@@ -14,10 +15,10 @@ from gempool.api.config.v1 import config_pb2
 from gempool.common.keys import mask
 from gempool.gateway.runtime import Live, Runtime
 
+log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 COOKIE = "gempool_admin"
-SESSION_CACHE_SECONDS = 5.0  # how long a replica trusts a checked session before asking again
 RPC_TIMEOUT = 30.0
 
 
@@ -54,37 +55,12 @@ def field_errors(errors: Any) -> HTTPException:
     return HTTPException(422, [{"name": e.name, "message": e.message} for e in errors])
 
 
-class SessionCache:
-    """Sessions this replica checked lately: digest -> (trusted until, session end)."""
-
-    def __init__(self) -> None:
-        self._known: dict[str, tuple[float, float]] = {}
-
-    async def expires_at(self, rt: Runtime, session_digest: str) -> float | None:
-        now = time.monotonic()
-        known = self._known.get(session_digest)
-        if known is not None and known[0] > now and known[1] > time.time():
-            return known[1]
-        reply = await rpc(
-            rt.config.CheckSession(config_pb2.CheckSessionRequest(digest=session_digest), timeout=5)
-        )
-        if not reply.valid:
-            self._known.pop(session_digest, None)
-            return None
-        if len(self._known) > 10_000:
-            self._known.clear()
-        self._known[session_digest] = (now + SESSION_CACHE_SECONDS, reply.expires_at_unix)
-        return float(reply.expires_at_unix)
-
-    def forget(self, session_digest: str) -> None:
-        self._known.pop(session_digest, None)
-
-
-def session_cache(request: Request) -> SessionCache:
-    cache: SessionCache | None = getattr(request.app.state, "admin_sessions", None)
-    if cache is None:
-        cache = request.app.state.admin_sessions = SessionCache()
-    return cache
+async def check_session(rt: Runtime, session_digest: str) -> float | None:
+    """Ask the config service when a session ends (None: unknown or over)."""
+    reply = await rpc(
+        rt.config.CheckSession(config_pb2.CheckSessionRequest(digest=session_digest), timeout=5)
+    )
+    return float(reply.expires_at_unix) if reply.valid else None
 
 
 @dataclass(frozen=True)
@@ -99,7 +75,41 @@ class Admin:
 
 
 def client_of(request: Request) -> str:
+    """The peer's address; uvicorn puts X-Forwarded-For's client there only when the peer is a proxy
+    listed in FORWARDED_ALLOW_IPS (default: loopback), so a client cannot choose its own."""
     return request.client.host if request.client else "unknown"
+
+
+def locked_out(seconds: float) -> HTTPException:
+    wait = max(1, math.ceil(seconds))
+    later = f"{math.ceil(wait / 60)} minutes" if wait > 90 else f"{wait} seconds"
+    return HTTPException(
+        429,
+        f"Too many wrong admin tokens from your address: admin sign-in is locked. Try again in {later}.",
+        headers={"retry-after": str(wait)},
+    )
+
+
+async def admin_token_ok(request: Request, rt: Runtime, live: Live, token: str, via: str) -> bool:
+    """Whether ``token`` is the admin token, counting wrong ones per client address.
+
+    An address over ADMIN_LOGIN_MAX_FAILURES gets 429 before its token is looked at, so even the
+    right token is refused then and a lucky guess tells nothing.
+    """
+    client, limits = client_of(request), live.settings
+    window = limits.ADMIN_LOGIN_WINDOW_SECONDS
+    attempt = await rt.login_throttle.attempt(client, limits.ADMIN_LOGIN_MAX_FAILURES, window)
+    if attempt.locked_for > 0:
+        raise locked_out(attempt.locked_for)
+    if token and live.admin_tokens.check(token):
+        await rt.login_throttle.succeeded(client)
+        return True
+    rt.metrics.admin_failures.labels(via).inc()
+    if attempt.failures >= limits.ADMIN_LOGIN_MAX_FAILURES:
+        rt.metrics.admin_lockouts.inc()
+        extra = {"client": client, "via": via, "failures": attempt.failures, "seconds": window}
+        log.warning("admin sign-in locked for a client address after wrong tokens", extra=extra)
+    return False
 
 
 async def require_admin(request: Request, rt: Rt) -> Admin:
@@ -107,12 +117,12 @@ async def require_admin(request: Request, rt: Rt) -> Admin:
     live = live_of(rt)
     scheme, _, value = request.headers.get("authorization", "").partition(" ")
     if scheme.lower() == "bearer" and value.strip():
-        if live.admin_tokens.check(value.strip()):
+        if await admin_token_ok(request, rt, live, value.strip(), "bearer"):
             return Admin("bearer", client_of(request))
         raise HTTPException(401, "The admin token is not valid.", headers={"www-authenticate": "Bearer"})
     session_id = request.cookies.get(COOKIE, "")
     if session_id:
-        expires = await session_cache(request).expires_at(rt, digest(session_id))
+        expires = await rt.admin_sessions.expires_at(digest(session_id), lambda d: check_session(rt, d))
         if expires is not None:
             return Admin("session", client_of(request), expires)
     raise HTTPException(

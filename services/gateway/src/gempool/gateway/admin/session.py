@@ -6,7 +6,7 @@ from fastapi import APIRouter, HTTPException, Request, Response
 from pydantic import BaseModel, Field
 
 from gempool.api.config.v1 import config_pb2
-from gempool.gateway.admin.deps import COOKIE, AdminUser, Rt, client_of, digest, live_of, rpc, session_cache
+from gempool.gateway.admin.deps import COOKIE, AdminUser, Rt, admin_token_ok, client_of, digest, live_of, rpc
 
 public = APIRouter(tags=["admin: session"])
 router = APIRouter(tags=["admin: session"])
@@ -28,9 +28,12 @@ def secure(request: Request) -> bool:
 
 @public.post("/login", response_model=SessionOut, summary="Log in with the admin token")
 async def login(body: Login, request: Request, response: Response, rt: Rt) -> SessionOut:
-    """Sets an HttpOnly, SameSite=Strict cookie holding a random session id (never the token)."""
+    """Sets an HttpOnly, SameSite=Strict cookie holding a random session id (never the token).
+
+    Too many wrong tokens from one address lock it out: 429 with Retry-After, whatever the token.
+    """
     live = live_of(rt)
-    if not body.token or not live.admin_tokens.check(body.token):
+    if not await admin_token_ok(request, rt, live, body.token, "login"):
         raise HTTPException(401, "The admin token is not valid.")
     session_id = secrets.token_urlsafe(32)
     ttl = live.settings.ADMIN_SESSION_EXPIRE
@@ -48,10 +51,11 @@ async def login(body: Login, request: Request, response: Response, rt: Rt) -> Se
 async def logout(request: Request, rt: Rt) -> Response:
     session_id = request.cookies.get(COOKIE, "")
     if session_id:
-        session_cache(request).forget(digest(session_id))
-        await rpc(
-            rt.config.DeleteSession(config_pb2.DeleteSessionRequest(digest=digest(session_id)), timeout=5)
-        )
+        ended = digest(session_id)
+        rt.admin_sessions.forget(ended)
+        reply = await rpc(rt.config.DeleteSession(config_pb2.DeleteSessionRequest(digest=ended), timeout=5))
+        if reply.found:  # only real sessions: made-up cookies leave nothing in Redis
+            await rt.admin_sessions.revoke(ended)  # every replica refuses it from now on
     response = Response(status_code=204, headers={"cache-control": "no-store"})
     response.delete_cookie(COOKIE, path="/", secure=secure(request), httponly=True, samesite="strict")
     return response

@@ -111,6 +111,19 @@ async function start() {
   }
 }
 
+function loginRefusal(err) {
+  if (err.status === 401) {
+    return "That is not the admin token in effect. The token stored in the database wins over the AUTH_TOKEN environment variable.";
+  }
+  if (err.status === 429) {
+    // Locked out after too many wrong tokens: the gateway says how long; no token is checked meanwhile.
+    return typeof err.detail === "string"
+      ? err.detail
+      : "Too many wrong admin tokens from your address: admin sign-in is locked for a while.";
+  }
+  return describe(err);
+}
+
 $("#login-form").addEventListener("submit", async (event) => {
   event.preventDefault();
   const input = $("#login-token");
@@ -118,10 +131,7 @@ $("#login-form").addEventListener("submit", async (event) => {
   try {
     await api("POST", "/login", { token: input.value });
   } catch (err) {
-    $("#login-error").textContent =
-      err.status === 401
-        ? "That is not the admin token in effect. The token stored in the database wins over the AUTH_TOKEN environment variable."
-        : describe(err);
+    $("#login-error").textContent = loginRefusal(err);
     return;
   }
   input.value = "";
