@@ -161,10 +161,13 @@ def test_team_token_created_once_then_used_with_the_sdk(stack: Stack, admin: htt
     assert eventually(lambda: generate(stack, secret).status_code == 401)
 
 
-def test_rate_limit_holds_across_two_gateways(
-    make_stack, stack: Stack, admin: httpx.Client, env: dict[str, str]
-) -> None:  # type: ignore[no-untyped-def]
-    other = make_stack(env, logs="replica", expect_keys=len(KEYS), replica_of=stack)
+@pytest.fixture(scope="module")
+def other(make_stack, stack: Stack, env: dict[str, str]) -> Stack:  # type: ignore[no-untyped-def]
+    """One more keypool and gateway on the same config service and Redis."""
+    return make_stack(env, logs="replica", expect_keys=len(KEYS), replica_of=stack)
+
+
+def test_rate_limit_holds_across_two_gateways(stack: Stack, other: Stack, admin: httpx.Client) -> None:
     secret = admin.post("/tokens", json={"name": "team-limited", "rpm_limit": 4}).json()["secret"]
     if 60 - time.time() % 60 < 10:  # the count is per minute: run it all inside one window
         time.sleep(60 - time.time() % 60)
@@ -186,9 +189,46 @@ def test_rate_limit_holds_across_two_gateways(
     assert httpx.get(elsewhere, cookies=cookies).json()["via"] == "session"
     assert httpx.post(f"{other.gateway_url}/api/admin/logout", cookies=cookies).status_code == 204
     assert httpx.get(elsewhere, cookies=cookies).status_code == 401
-    assert eventually(
-        lambda: httpx.get(f"{stack.gateway_url}/api/admin/session", cookies=cookies).status_code == 401, 6
-    )
+
+
+def test_logout_on_one_gateway_is_refused_by_the_other_at_once(stack: Stack, other: Stack) -> None:
+    with httpx.Client(base_url=f"{stack.gateway_url}/api/admin") as here:
+        assert here.post("/login", json={"token": ADMIN}).status_code == 200
+        cookies = dict(here.cookies)
+        for _ in range(3):  # both gateways now hold the session in their cache
+            assert here.get("/settings").status_code == 200
+            assert httpx.get(f"{other.gateway_url}/api/admin/settings", cookies=cookies).status_code == 200
+        assert here.post("/logout").status_code == 204
+    assert httpx.get(f"{other.gateway_url}/api/admin/settings", cookies=cookies).status_code == 401
+    assert httpx.get(f"{stack.gateway_url}/api/admin/settings", cookies=cookies).status_code == 401
+
+
+def sign_in(gateway: Stack, token: str, address: str) -> httpx.Response:
+    """A login as if from ``address`` (a local reverse proxy's X-Forwarded-For: loopback is trusted)."""
+    headers = {"x-forwarded-for": address}
+    return httpx.post(f"{gateway.gateway_url}/api/admin/login", json={"token": token}, headers=headers)
+
+
+def test_wrong_admin_tokens_lock_the_address_on_every_gateway(stack: Stack, other: Stack) -> None:
+    limit = 10  # ADMIN_LOGIN_MAX_FAILURES' default
+    answers = [sign_in((stack, other)[n % 2], f"guess-{n}", "203.0.113.10") for n in range(limit)]
+    assert {a.status_code for a in answers} == {401}
+    for gateway in (stack, other):
+        refused = sign_in(gateway, ADMIN, "203.0.113.10")  # the right token, refused unseen
+        assert refused.status_code == 429 and "set-cookie" not in refused.headers
+        assert 800 < int(refused.headers["retry-after"]) <= 900
+        assert "Too many wrong admin tokens" in refused.json()["detail"]
+    assert sign_in(stack, ADMIN, "203.0.113.11").status_code == 200  # other addresses sign in
+    metrics = httpx.get(f"{stack.gateway_url}/metrics").text + httpx.get(f"{other.gateway_url}/metrics").text
+    assert "gempool_gateway_admin_lockouts_total 1.0" in metrics
+
+
+def test_a_right_admin_token_clears_the_count(stack: Stack, other: Stack) -> None:
+    for _ in range(9):
+        assert sign_in(other, "guess", "203.0.113.20").status_code == 401
+    assert sign_in(stack, ADMIN, "203.0.113.20").status_code == 200
+    answers = [sign_in(other, "guess", "203.0.113.20").status_code for _ in range(11)]
+    assert answers == [401] * 10 + [429]
 
 
 def test_keys_bulk_add_disable_verify_reset_delete(admin: httpx.Client) -> None:
