@@ -18,6 +18,7 @@ test: setup  ## the whole suite (needs PostgreSQL and Redis on 127.0.0.1)
 lint: setup
 	@$(UV) run --frozen ruff check .
 	@$(UV) run --frozen ruff format --check .
+	@$(UV) run --frozen mypy
 	@$(UV) lock --check
 
 stubs: setup  ## regenerate libs/api from proto/

@@ -19,6 +19,7 @@ import time
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Any
 
 import grpc
 import redis
@@ -50,10 +51,14 @@ def parse_args() -> argparse.Namespace:
 class Echo(keypool_pb2_grpc.KeyPoolServiceServicer):
     """A KeyPoolService that does nothing: the ceiling grpc.aio itself sets on this machine."""
 
-    async def Lease(self, request: pb.LeaseRequest, context: grpc.aio.ServicerContext) -> pb.LeaseResponse:
+    async def Lease(
+        self, request: pb.LeaseRequest, context: grpc.aio.ServicerContext[Any, Any]
+    ) -> pb.LeaseResponse:
         return pb.LeaseResponse(lease=pb.Lease(key_id="k", api_key="AIza-bench"))
 
-    async def Report(self, request: pb.ReportRequest, context: grpc.aio.ServicerContext) -> pb.ReportResponse:
+    async def Report(
+        self, request: pb.ReportRequest, context: grpc.aio.ServicerContext[Any, Any]
+    ) -> pb.ReportResponse:
         return pb.ReportResponse(verdict=pb.VERDICT_SUCCESS)
 
 
@@ -118,7 +123,9 @@ async def _drain(stderr: asyncio.StreamReader) -> None:
         pass
 
 
-async def caller(stub: keypool_pb2_grpc.KeyPoolServiceStub, deadline: float, counts: list[int]) -> None:
+async def caller(
+    stub: "keypool_pb2_grpc.KeyPoolServiceAsyncStub", deadline: float, counts: list[int]
+) -> None:
     i = 0
     while time.perf_counter() < deadline:
         model = MODELS[i % 2]
@@ -195,7 +202,7 @@ async def bench_port(label: str, port: int, args: argparse.Namespace) -> None:
 
 
 async def main(args: argparse.Namespace) -> None:
-    fake = FakeConfig()
+    fake = FakeConfig()  # type: ignore[abstract]  # mypy-protobuf: unimplemented RPCs are abstract
     fake.add_keys(f"AIzaSyBench{i:06d}-abcdefghijklmnopqrs" for i in range(args.keys))
     server, port = await start_fake_config(fake)
     try:

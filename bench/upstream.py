@@ -7,6 +7,7 @@ import subprocess
 import time
 from pathlib import Path
 from types import TracebackType
+from typing import Any
 
 ANSWER = {
     "candidates": [
@@ -26,7 +27,7 @@ def _stream_body() -> str:
     words = ["Hi!", " How can I", " help you today?"]
     events = []
     for i, word in enumerate(words):
-        event = {
+        event: dict[str, Any] = {
             "candidates": [{"content": {"parts": [{"text": word}], "role": "model"}, "index": 0}],
             "modelVersion": "gemini-2.5-flash",
         }

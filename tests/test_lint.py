@@ -1,4 +1,4 @@
-"""The house style holds everywhere: ruff's lint and format, and a lock file that matches."""
+"""The house style holds everywhere: ruff's lint and format, mypy strict, and a lock file that matches."""
 
 import subprocess
 import sys
@@ -18,4 +18,10 @@ def test_ruff_lint_is_clean() -> None:
 
 def test_ruff_format_is_clean() -> None:
     result = run(sys.executable, "-m", "ruff", "format", "--check", ".")
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_mypy_strict_is_clean() -> None:
+    # What it checks is [tool.mypy] files in pyproject.toml; .mypy_cache makes a second run take seconds.
+    result = run(sys.executable, "-m", "mypy")
     assert result.returncode == 0, result.stdout + result.stderr
