@@ -21,7 +21,7 @@ from gempool.gateway.streamopt import sse_events
 def sources_text(candidate: dict[str, Any]) -> str:
     """``\\n\\nSources:\\n1. [title](uri)...`` for a candidate's web sources, or ``""``."""
     chunks = ((candidate.get("groundingMetadata") or {}).get("groundingChunks")) or []
-    links = []
+    links: list[str] = []
     for chunk in chunks:
         web = chunk.get("web") if isinstance(chunk, dict) else None
         if isinstance(web, dict) and web.get("uri"):
