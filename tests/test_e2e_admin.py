@@ -126,6 +126,19 @@ def test_settings_change_reaches_the_gateway_live_and_rolls_back(stack: Stack, a
     assert admin.post("/settings/rollback", json={"change_id": 10**9}).status_code == 404
 
 
+def test_settings_that_will_not_work_together_are_explained_in_place(admin: httpx.Client) -> None:
+    def advice() -> dict[str, str]:
+        return {a["setting"]: a["message"] for a in admin.get("/settings").json()["advice"]}
+
+    assert advice() == {}
+    assert admin.patch("/settings", json={"values": {"UPLOAD_PROVIDER": "smms"}}).status_code == 200
+    assert "inline data" in advice()["SMMS_SECRET_TOKEN"]
+    fixed = {"UPLOAD_PROVIDER": "smms", "SMMS_SECRET_TOKEN": "sm-token"}
+    assert admin.patch("/settings", json={"values": fixed}).status_code == 200
+    assert advice() == {}
+    assert admin.patch("/settings", json={"values": {"UPLOAD_PROVIDER": "local"}}).status_code == 200
+
+
 def test_team_token_created_once_then_used_with_the_sdk(stack: Stack, admin: httpx.Client) -> None:
     created = admin.post("/tokens", json={"name": "team-sdk", "allowed_models": ["gemini-2.5-flash"]})
     assert created.status_code == 201, created.text

@@ -1,12 +1,14 @@
 """Settings: read (with source, schema and environment drift), update, history, rollback."""
 
 import json
+from collections.abc import Sequence
 from typing import Any
 
 from fastapi import APIRouter, HTTPException, Query
 from pydantic import BaseModel, Field
 
 from gempool.api.config.v1 import config_pb2
+from gempool.common.advice import Advice, advise
 from gempool.common.live import LiveSettings
 from gempool.gateway.admin.deps import AdminUser, Rt, field_errors, live_of, masked, rpc, unix_or_none
 
@@ -35,9 +37,17 @@ class SettingOut(BaseModel):
     )
 
 
+class AdviceOut(BaseModel):
+    setting: str
+    message: str
+
+
 class SettingsOut(BaseModel):
     revision: int
     settings: list[SettingOut]
+    advice: list[AdviceOut] = Field(
+        description="Settings that are valid one by one but, together, will not do what you likely want."
+    )
 
 
 class SettingsPatch(BaseModel):
@@ -110,7 +120,19 @@ def to_out(info: config_pb2.SettingInfo) -> SettingOut:
 @router.get("", response_model=SettingsOut, summary="Every setting with its value and where it came from")
 async def read(rt: Rt) -> SettingsOut:
     reply = await rpc(rt.config.DescribeSettings(config_pb2.DescribeSettingsRequest(), timeout=10))
-    return SettingsOut(revision=reply.revision, settings=[to_out(i) for i in reply.settings])
+    return SettingsOut(
+        revision=reply.revision,
+        settings=[to_out(i) for i in reply.settings],
+        advice=[AdviceOut(setting=a.setting, message=a.message) for a in advice_for(reply.settings)],
+    )
+
+
+def advice_for(infos: Sequence[config_pb2.SettingInfo]) -> list[Advice]:
+    try:
+        live = LiveSettings.from_wire({i.name: i.value for i in infos})
+    except ValueError:  # stored values were validated; a value this schema refuses gives no advice
+        return []
+    return advise(live)
 
 
 @router.patch("", response_model=Revision, summary="Change settings (validated; all or nothing)")

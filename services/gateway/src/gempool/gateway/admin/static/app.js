@@ -249,6 +249,21 @@ function renderSettings(data) {
   dirty.clear();
   const list = $("#settings-list");
   list.replaceChildren();
+  for (const advice of data.advice || []) {
+    list.append(
+      el(
+        "div",
+        { class: "banner advice" },
+        el("strong", { text: `${advice.setting}: ` }),
+        advice.message,
+        " ",
+        el("a", { href: `#setting-${advice.setting}`, text: "show", onclick: (event) => {
+          event.preventDefault();
+          $(`#setting-${advice.setting}`)?.scrollIntoView({ block: "center" });
+        } })
+      )
+    );
+  }
   const groups = new Map();
   for (const setting of settings) {
     const group = setting.group || "Other";

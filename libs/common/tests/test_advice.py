@@ -1,0 +1,34 @@
+"""Advice: settings that pass validation one by one but, together, will not do what users want."""
+
+from gempool.common.advice import advise
+from gempool.common.live import LiveSettings
+
+
+def advised(**values: object) -> dict[str, str]:
+    return {a.setting: a.message for a in advise(LiveSettings.model_validate(values))}
+
+
+def test_the_defaults_need_no_advice() -> None:
+    assert advised() == {}
+
+
+def test_an_image_host_without_its_credential_is_named() -> None:
+    found = advised(UPLOAD_PROVIDER="smms")
+    assert list(found) == ["SMMS_SECRET_TOKEN"] and "inline data" in found["SMMS_SECRET_TOKEN"]
+    assert advised(UPLOAD_PROVIDER="smms", SMMS_SECRET_TOKEN="tok") == {}
+    assert list(advised(UPLOAD_PROVIDER="picgo")) == ["PICGO_API_KEY"]
+    assert list(advised(UPLOAD_PROVIDER="cloudflare_imgbed")) == ["CLOUDFLARE_IMGBED_URL"]
+
+
+def test_an_unknown_image_host_is_named() -> None:
+    assert "not a known image host" in advised(UPLOAD_PROVIDER="imgur")["UPLOAD_PROVIDER"]
+
+
+def test_a_short_time_out_is_advised_against_unless_fake_streaming_keeps_streams_alive() -> None:
+    assert "FAKE_STREAM_ENABLED" in advised(TIME_OUT=30)["TIME_OUT"]
+    assert advised(TIME_OUT=30, FAKE_STREAM_ENABLED=True) == {}
+
+
+def test_a_short_admin_token_is_advised_against() -> None:
+    assert "AUTH_TOKEN" in advised(AUTH_TOKEN="admin")
+    assert advised(AUTH_TOKEN="a-long-random-admin-token-0123456789") == {}
