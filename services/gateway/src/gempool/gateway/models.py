@@ -162,6 +162,11 @@ async def get_derived_model(rt: Runtime, live: Live, version: str, name: str) ->
     variant = parse_model(name, live.settings)
     if not variant.derived:
         return None
+    return await get_listed_model(rt, live, version, name)
+
+
+async def get_listed_model(rt: Runtime, live: Live, version: str, name: str) -> Response:
+    """``name``'s model object as the list shows it; Google's 404 when the list does not."""
     upstream = await catalog(rt).upstream_models(rt, live, version)
     if isinstance(upstream, Response):
         return upstream
