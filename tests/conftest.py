@@ -63,6 +63,7 @@ def make_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[StackFactor
             "LOG_LEVEL": "INFO",
             "IMAGEHOST_DIR": str(log_dir / "images"),
             "ADMIN_TOKEN_FILE": str(log_dir / "admin_token"),
+            "LOG_SPOOL_DIR": str(log_dir / "log-spool"),
         }
         ports = Ports.free()
         if replica_of is not None:

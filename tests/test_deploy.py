@@ -184,6 +184,8 @@ def test_writable_paths_are_volumes(compose: dict[str, Any]) -> None:
     token_dir = (Path("/app") / default("config", "ADMIN_TOKEN_FILE")).parent
     assert f"config-data:{os.path.normpath(token_dir)}" in service(compose, "config")["volumes"]
     assert "pgdata:/var/lib/postgresql/data" in service(compose, "postgres")["volumes"]
+    gateway = service(compose, "gateway")
+    assert f"gateway-logs:{gateway['environment']['LOG_SPOOL_DIR']}" in gateway["volumes"]
     for svc in APPS:
         assert service(compose, svc)["read_only"] is True
 

@@ -358,5 +358,9 @@ def test_where_services_write_is_mounted(k8s: Rendered) -> None:
     assert "persistentVolumeClaim" in mounts(k8s, "imagehost")[str(workdir("imagehost") / images)]
     token_dir = (workdir("config") / str(default("config", "ADMIN_TOKEN_FILE"))).parent
     assert str(token_dir) in mounts(k8s, "config")
+    spool = workdir("gateway") / k8s.env("gateway").get(
+        "LOG_SPOOL_DIR", str(default("gateway", "LOG_SPOOL_DIR"))
+    )
+    assert "emptyDir" in mounts(k8s, "gateway")[str(spool)]
     for svc in APPS:
         assert "/tmp" in mounts(k8s, svc), svc

@@ -3,6 +3,7 @@
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import grpc
 import pytest
@@ -19,6 +20,14 @@ from gempool.gateway.runtime import Live, Runtime
 from gempool.gateway.settings import GatewaySettings
 
 REDIS_URL = "redis://127.0.0.1:6379/0"
+
+
+@pytest.fixture(autouse=True)
+def log_spool_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Each test's gateway spools logs in a directory of its own, never the repo's ./data."""
+    directory = tmp_path / "log-spool"
+    monkeypatch.setenv("LOG_SPOOL_DIR", str(directory))
+    return directory
 
 
 @dataclass

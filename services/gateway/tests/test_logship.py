@@ -4,6 +4,7 @@ import asyncio
 import contextlib
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import grpc
 import pytest
@@ -13,6 +14,7 @@ from starlette.responses import StreamingResponse
 from gempool.api.config.v1 import config_pb2, config_pb2_grpc
 from gempool.gateway.attempt import Outcome
 from gempool.gateway.logship import LogShipper, Trace, to_error, usage
+from gempool.gateway.logspool import Spool
 from gempool.gateway.proxy import forward
 from gempool.gateway.runtime import Live, Runtime
 from gempool.gateway.tokens import CALLER, Caller
@@ -176,3 +178,81 @@ def test_an_error_text_that_echoes_the_key_is_logged_masked() -> None:
     outcome = Outcome(status=400, body=body)
     error = to_error((0.0, trace.key, "m", outcome, b"", "r", "t", trace.secret))
     assert error.message == "bad key AIza...09Qk" and "ECHOED" not in str(error)
+
+
+# ---- the disk spool: records that outlive an outage or the gateway itself
+
+
+def shipper_on(
+    channel: grpc.aio.Channel, directory: Path, registry: CollectorRegistry | None = None
+) -> LogShipper:
+    stub = config_pb2_grpc.ConfigServiceStub(channel)
+    return LogShipper(stub, registry, spool=Spool(directory, 1 << 20, registry), spool_after=0.0)
+
+
+def record_into(shipper: LogShipper, *numbers: int) -> None:
+    for n in numbers:
+        shipper.request(generate(), Trace(Caller("t", "t"), request_id=f"r{n}"), 200, 0.1, 0.1, b"")
+
+
+async def test_an_outage_goes_to_disk_and_a_new_gateway_ships_it_once(
+    config: tuple[FakeConfig, grpc.aio.Channel], log_spool_dir: Path
+) -> None:
+    fake, channel = config
+    fake.down = True
+    first = shipper_on(channel, log_spool_dir)
+    record_into(first, 0, 1, 2)
+    await first.round()  # flush fails; the outage is older than spool_after (0): to disk
+    assert first.buffered() == 0 and len(list(log_spool_dir.glob("*.batch"))) == 1
+    fake.down, fake.lose_answers = False, 1
+    record_into(first, 3, 4)
+    await first.round()  # stored, but the answer is lost: to disk under the same batch id
+    assert first.buffered() == 0 and len(list(log_spool_dir.glob("*.batch"))) == 2
+    fake.down = True
+    record_into(first, 5)
+    await first.close(timeout=1)  # the gateway stops while the config service is away
+    assert first.buffered() == 0 and len(list(log_spool_dir.glob("*.batch"))) == 3
+
+    fake.down = False
+    second = shipper_on(channel, log_spool_dir)  # a new gateway on the same directory
+    await second.round()
+    assert list(log_spool_dir.iterdir()) == []
+    assert sorted(r.request_id for r in fake.requests()) == [f"r{n}" for n in range(6)]
+    assert len(fake.batches) == 3 and fake.calls == 6  # 3 refused or unanswered, 3 from disk
+
+
+async def test_a_full_spool_drops_the_oldest_batch_and_counts(
+    config: tuple[FakeConfig, grpc.aio.Channel], log_spool_dir: Path
+) -> None:
+    fake, channel = config
+    fake.down = True
+    registry = CollectorRegistry()
+    spool = Spool(log_spool_dir, 1 << 20, registry)
+    shipper = LogShipper(config_pb2_grpc.ConfigServiceStub(channel), registry, spool=spool, spool_after=0.0)
+    record_into(shipper, 0, 1)
+    await shipper.round()
+    [first] = log_spool_dir.glob("*.batch")
+    spool.max_bytes = first.stat().st_size * 5 // 2  # room for two batches of two
+    for n in (1, 2):
+        record_into(shipper, 2 * n, 2 * n + 1)
+        await shipper.round()
+    assert registry.get_sample_value("gempool_gateway_logs_spool_dropped_total", {"kind": "request"}) == 2
+    assert registry.get_sample_value("gempool_gateway_logs_spooled_total", {"kind": "request"}) == 6
+    fake.down = False
+    await shipper.round()
+    assert sorted(r.request_id for r in fake.requests()) == ["r2", "r3", "r4", "r5"]
+
+
+async def test_an_unwritable_spool_keeps_records_in_memory(
+    config: tuple[FakeConfig, grpc.aio.Channel], tmp_path: Path
+) -> None:
+    fake, channel = config
+    fake.down = True
+    (tmp_path / "a-file").write_text("")
+    shipper = shipper_on(channel, tmp_path / "a-file" / "spool")
+    record_into(shipper, 1, 2)
+    await shipper.round()
+    assert shipper.buffered() == 2
+    fake.down = False
+    await shipper.round()
+    assert [r.request_id for r in fake.requests()] == ["r1", "r2"]

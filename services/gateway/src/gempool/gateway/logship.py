@@ -4,6 +4,12 @@ A request only appends a small tuple to an in-memory deque; a background task tu
 ``WriteLogs`` batches every ``LOG_FLUSH_SECONDS``. A batch that fails (config service down or
 restarting) is kept with its id and sent again, so the config service stores it exactly once; the
 buffer is bounded by ``LOG_BUFFER_MAX`` and counts what it had to drop.
+
+With a :class:`~gempool.gateway.logspool.Spool` (``LOG_SPOOL_DIR``), records that have waited
+``LOG_SPOOL_AFTER_SECONDS`` for an unreachable config service, and whatever is left at shutdown,
+go to disk as batches under their ids; the background task ships spooled batches (on start, after
+an outage, and every ``SPOOL_SCAN`` seconds for files a stopped peer left) and deletes each file
+only once the config service has acknowledged it.
 """
 
 import asyncio
@@ -26,6 +32,7 @@ from gempool.api.keypool.v1 import keypool_pb2 as kp
 from gempool.common.googleerror import parse_error
 from gempool.common.keys import mask
 from gempool.common.tasks import stop_tasks
+from gempool.gateway.logspool import Spool
 from gempool.gateway.tokens import Caller
 
 if TYPE_CHECKING:
@@ -38,6 +45,8 @@ TAIL = 4096  # bytes of an answer kept to read its token usage from
 BODY_LIMIT = 64 * 1024  # request body kept with an error log (ERROR_LOG_RECORD_REQUEST_BODY)
 ERROR_LIMIT = 8 * 1024  # upstream error body kept
 SLICE = 100  # records converted between yields to the event loop
+SPOOL_SCAN = 30.0  # seconds between looks for spooled batches while nothing is known to be there
+SPOOL_BATCHES = 10  # spooled batches shipped per round, so fresh records are not held up behind them
 TRANSPORT_CODES = {kp.TRANSPORT_TIMEOUT: "TIMEOUT", kp.TRANSPORT_CONNECT_ERROR: "CONNECTION_ERROR"}
 
 
@@ -113,19 +122,25 @@ class ShipperMetrics:
 class LogShipper:
     def __init__(
         self,
-        stub: config_pb2_grpc.ConfigServiceStub,
+        stub: "config_pb2_grpc.ConfigServiceAsyncStub",
         registry: CollectorRegistry | None = None,
         *,
         interval: float = 0.5,
         capacity: int = 100_000,
         batch_size: int = 1000,
+        spool: Spool | None = None,
+        spool_after: float = 5.0,
     ) -> None:
         self._stub, self._interval, self._batch_size = stub, interval, batch_size
+        self._spool, self._spool_after = spool, spool_after
         self._requests: deque[tuple[Any, ...]] = deque(maxlen=capacity)
         self._errors: deque[tuple[Any, ...]] = deque(maxlen=capacity)
         self._pending: config_pb2.WriteLogsRequest | None = None
         self._task: asyncio.Task[None] | None = None
         self._down = False
+        self._down_since = 0.0  # time.monotonic() of the first failure of this outage
+        self._next_scan = 0.0  # time.monotonic() when the spool is looked at next: at once on start
+        self._spool_stuck = False  # the spool could not be written (logged once)
         self.metrics = ShipperMetrics(registry, self.buffered)
 
     def buffered(self) -> int:
@@ -180,7 +195,16 @@ class LogShipper:
     async def _run(self) -> None:
         while True:
             await asyncio.sleep(self._interval)
-            await self.flush()
+            await self.round()
+
+    async def round(self) -> None:
+        """One flush; then the spool: ship from it when the config service answers, else write to it
+        what has waited ``spool_after`` seconds."""
+        if await self.flush():
+            if self._spool is not None and time.monotonic() >= self._next_scan:
+                await self.ship_spooled()
+        elif self._spool is not None and time.monotonic() - self._down_since >= self._spool_after:
+            await self.spill()
 
     async def flush(self) -> bool:
         """Ship what is buffered now; False when the config service did not take it (kept).
@@ -201,18 +225,61 @@ class LogShipper:
                 return False
             budget -= len(self._pending.requests) + len(self._pending.errors)
             self._shipped(self._pending)
+            self._pending = None
         return True
+
+    async def ship_spooled(self) -> bool:
+        """Ship up to SPOOL_BATCHES spooled batches, deleting each file once acknowledged; False
+        when the config service did not take one (the rest waits ``spool_after``)."""
+        assert self._spool is not None
+        files = await asyncio.to_thread(self._spool.files)
+        for path in files[:SPOOL_BATCHES]:
+            batch = await asyncio.to_thread(self._spool.read, path)
+            if batch is None:
+                continue
+            try:
+                await self._stub.WriteLogs(batch, timeout=10)
+            except grpc.aio.AioRpcError as exc:
+                self._failed(exc)
+                self._next_scan = time.monotonic() + self._spool_after
+                return False
+            await asyncio.to_thread(self._spool.remove, path)
+            self._shipped(batch)
+        more = len(files) > SPOOL_BATCHES
+        self._next_scan = 0.0 if more else time.monotonic() + SPOOL_SCAN
+        return True
+
+    async def spill(self) -> None:
+        """Write everything buffered to the spool, a batch a file; a pending batch keeps its id
+        (the config service may have stored it already)."""
+        assert self._spool is not None
+        records = self.buffered()
+        while self._pending is not None or self._requests or self._errors:
+            if self._pending is None:
+                await self._fill()
+            assert self._pending is not None
+            try:
+                await asyncio.to_thread(self._spool.write, self._pending)
+            except OSError as exc:
+                if not self._spool_stuck:
+                    self._spool_stuck = True
+                    log.warning("log spool not writable; records kept in memory", extra={"error": repr(exc)})
+                return
+            self._spool_stuck, self._pending = False, None
+        self._next_scan = 0.0
+        log.info(
+            "log records spooled to disk", extra={"records": records, "directory": str(self._spool.directory)}
+        )
 
     def _failed(self, exc: grpc.aio.AioRpcError) -> None:
         self.metrics.failures.inc()
         if not self._down:
-            self._down = True
+            self._down, self._down_since = True, time.monotonic()
             log.warning("log shipping paused; records kept", extra={"code": exc.code().name})
 
     def _shipped(self, batch: config_pb2.WriteLogsRequest) -> None:
         self.metrics.shipped.labels("request").inc(len(batch.requests))
         self.metrics.shipped.labels("error").inc(len(batch.errors))
-        self._pending = None
         if self._down:
             self._down = False
             log.info("log shipping resumed", extra={"buffered": self.buffered()})
@@ -235,6 +302,8 @@ class LogShipper:
         await stop_tasks(self._task)
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self.flush(), timeout)
+        if self._spool is not None and self.buffered():
+            await self.spill()
         if left := self.buffered():
             log.warning("log records not delivered at shutdown", extra={"records": left})
 

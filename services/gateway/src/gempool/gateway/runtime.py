@@ -4,6 +4,7 @@ import fnmatch
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import grpc
 from redis import asyncio as aioredis
@@ -19,6 +20,7 @@ from gempool.gateway.filestore import store as file_store
 from gempool.gateway.filesync import FileMirror
 from gempool.gateway.loginthrottle import LoginThrottle, MemoryThrottle, make_throttle
 from gempool.gateway.logship import LogShipper
+from gempool.gateway.logspool import Spool
 from gempool.gateway.metrics import GatewayMetrics
 from gempool.gateway.poolclient import PoolClient
 from gempool.gateway.ratelimit import make_limiter
@@ -94,11 +96,16 @@ class Runtime:
         self.reporter = Reporter(self.keypool)
         self.reporter.start()
         self.config = config_pb2_grpc.ConfigServiceStub(self.config_channel)
+        spool_dir, registry = self.settings.LOG_SPOOL_DIR, self.metrics.registry
         self.logs = LogShipper(
             self.config,
-            self.metrics.registry,
+            registry,
             interval=self.settings.LOG_FLUSH_SECONDS,
             capacity=self.settings.LOG_BUFFER_MAX,
+            spool=Spool(Path(spool_dir), self.settings.LOG_SPOOL_MAX_MB << 20, registry)
+            if spool_dir
+            else None,
+            spool_after=self.settings.LOG_SPOOL_AFTER_SECONDS,
         )
         self.logs.start()
         redis_url, prefix = self.settings.REDIS_URL, self.settings.REDIS_PREFIX

@@ -36,3 +36,19 @@ class GatewaySettings(ServiceSettings):
         ge=1000,
         description="Log records kept per kind while the config service is away; beyond it the oldest go.",
     )
+    LOG_SPOOL_DIR: str = Field(
+        default="data/log-spool",
+        description=(
+            "Directory where log records wait on disk when the config service is away or the gateway "
+            "stops; shipped from there later. Empty: in memory only (lost when the gateway stops)."
+        ),
+    )
+    LOG_SPOOL_AFTER_SECONDS: float = Field(
+        default=5.0,
+        gt=0,
+        le=3600,
+        description="How long the config service may be away before logs go to disk.",
+    )
+    LOG_SPOOL_MAX_MB: int = Field(
+        default=512, ge=1, description="Size of the log spool; beyond it the oldest batches are dropped."
+    )
