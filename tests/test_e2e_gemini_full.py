@@ -287,7 +287,7 @@ def test_vertex_express_through_the_sdk_and_gemini_balance_paths(stack: Stack, u
     options = types.HttpOptions(base_url=f"{stack.gateway_url}/vertex-express")
     vertex = genai.Client(vertexai=True, api_key=TOKEN, http_options=options)
     reply = vertex.models.generate_content(model="gemini-2.5-flash-search", contents="on vertex")
-    assert reply.text == "Echo: on vertex part1 part2"
+    assert reply.text is not None and reply.text.startswith("Echo: on vertex part1 part2\n\nSources:\n1. ")
     url = f"{stack.gateway_url}/vertex-express/v1beta/models/gemini-2.5-flash:streamGenerateContent?alt=sse"
     body = {"contents": [{"parts": [{"text": "old path"}]}]}
     streamed = httpx.post(url, headers={"x-goog-api-key": TOKEN}, json=body)
@@ -297,6 +297,12 @@ def test_vertex_express_through_the_sdk_and_gemini_balance_paths(stack: Stack, u
     assert first["body"]["tools"] == [{"googleSearch": {}}]
     assert second["path"] == "/v1beta1/publishers/google/models/gemini-2.5-flash:streamGenerateContent"
     assert first["key"] == second["key"] == VERTEX
+    listed = httpx.get(f"{stack.gateway_url}/vertex-express/v1beta/models", params={"key": TOKEN})
+    native = httpx.get(f"{stack.gateway_url}/v1beta/models", params={"key": TOKEN})
+    assert listed.status_code == 200 and listed.json() == native.json()
+    assert "models/gemini-2.5-flash-search" in [m["name"] for m in listed.json()["models"]]
+    one = httpx.get(f"{stack.gateway_url}/vertex-express/v1beta/models/gemini-2.5-flash-search?key={TOKEN}")
+    assert one.json()["name"] == "models/gemini-2.5-flash-search"
 
 
 def test_tts_model_answers_audio_with_the_default_voice(gemini: genai.Client, upstream: Running) -> None:
