@@ -14,6 +14,7 @@ from .test_servicer import KEYS, with_keys
 async def test_a_session_multiplexes_leases_and_reports(keypool: Harness) -> None:
     ids = await with_keys(keypool, KEYS)
     call = keypool.stub.Session()
+    assert (await call.read()).accepts_batches, "the server's hello comes first"
     for i in range(1, 7):
         await call.write(pb.SessionRequest(id=i, lease=pb.LeaseRequest(model="gemini-2.5-flash")))
     answers = [await call.read() for _ in range(6)]
@@ -41,6 +42,24 @@ async def test_a_failing_request_answers_with_an_error_and_the_stream_goes_on() 
         for i, model in enumerate(["slow", "boom", "fast"], start=1):
             yield pb.SessionRequest(id=i, lease=pb.LeaseRequest(model=model))
 
-    answers = [a async for a in serve_session(requests(), lease, report)]
+    hello, *answers = [a async for a in serve_session(requests(), lease, report)]
+    assert hello.accepts_batches and hello.id == 0
     assert [a.id for a in answers] == [2, 3, 1], "answers come as they are ready, not in order"
     assert "store down" in answers[0].error and answers[1].lease.lease.key_id == "fast"
+
+
+async def test_a_batch_of_requests_is_answered_by_id_in_batches(keypool: Harness) -> None:
+    ids = await with_keys(keypool, KEYS)
+    call = keypool.stub.Session()
+    assert (await call.read()).accepts_batches
+    leases = [pb.SessionRequest(id=i, lease=pb.LeaseRequest(model="gemini-2.5-flash")) for i in range(1, 31)]
+    report = pb.SessionRequest(id=31, report=pb.ReportRequest(key_id=ids[0], model="m", http_status=200))
+    await call.write(pb.SessionRequest(batch=[*leases, report]))
+    answers: list[pb.SessionResponse] = []
+    while len(answers) < 31:
+        message = await call.read()
+        answers += message.batch or [message]
+    assert sorted(a.id for a in answers) == list(range(1, 32))
+    assert Counter(a.lease.lease.key_id for a in answers if a.HasField("lease")) == dict.fromkeys(ids, 10)
+    assert next(a for a in answers if a.id == 31).report.verdict == pb.VERDICT_SUCCESS
+    await call.done_writing()

@@ -16,6 +16,7 @@ import grpc
 
 from gempool.api.keypool.v1 import keypool_pb2 as kp
 from gempool.api.keypool.v1 import keypool_pb2_grpc
+from gempool.common.tasks import stop_tasks
 
 log = logging.getLogger(__name__)
 
@@ -31,37 +32,75 @@ class _SessionLost(Exception):
     pass
 
 
+# At most this many requests in one message.
+MAX_BATCH = 64
+
+
 class _Stream:
+    """One Session stream. Requests queued while a write is under way go out together in the next
+    write, as one batch, once the server's hello said it accepts batches."""
+
     def __init__(self, stub: "keypool_pb2_grpc.KeyPoolServiceAsyncStub") -> None:
         self._call = stub.Session()
         self._pending: dict[int, asyncio.Future[kp.SessionResponse]] = {}
         self._ids = itertools.count(1)
-        self._lock = asyncio.Lock()
+        self._outbox: list[kp.SessionRequest] = []
+        self._writing = False
+        self._writer: asyncio.Task[None] | None = None
+        self.batches = False
         self.alive = True
         self._reader = asyncio.create_task(self._read())
 
     async def ask(self, request: kp.SessionRequest, timeout: float) -> kp.SessionResponse:
+        if not self.alive:
+            raise _SessionLost("stream closed")
         request.id = next(self._ids)
         future: asyncio.Future[kp.SessionResponse] = asyncio.get_running_loop().create_future()
         self._pending[request.id] = future
+        self._outbox.append(request)
+        if not self._writing:
+            # A task of its own: a caller that gives up must not cancel a write under way, which
+            # would end the whole stream for every request on it.
+            self._writing = True
+            self._writer = asyncio.create_task(self._write())
         try:
             async with asyncio.timeout(timeout):
-                async with self._lock:
-                    await self._call.write(request)
                 return await future
-        except grpc.aio.AioRpcError as exc:
-            self._lose(exc)
-            raise _SessionLost(str(exc.code())) from exc
         finally:
             self._pending.pop(request.id, None)
+
+    async def _write(self) -> None:
+        """Send the outbox until it is empty: one request alone, several as one batch. The starter
+        has set ``_writing``: one writer at a time, as a stream takes one write at a time."""
+        try:
+            while self._outbox and self.alive:
+                if self.batches:
+                    ready, self._outbox = self._outbox[:MAX_BATCH], self._outbox[MAX_BATCH:]
+                else:
+                    ready = [self._outbox.pop(0)]
+                message = ready[0] if len(ready) == 1 else kp.SessionRequest(batch=ready)
+                await self._call.write(message)
+        except grpc.aio.AioRpcError as exc:
+            self._lose(exc)
+        except Exception as exc:  # e.g. written after the call ended: the stream is of no more use
+            log.warning("keypool session write failed", extra={"error": repr(exc)[:200]})
+            self._lose(None)
+        finally:
+            # Synchronous from the last empty check on: a request queued later starts a writer.
+            self._writing = False
+            if not self.alive:
+                self._outbox.clear()
 
     async def _read(self) -> None:
         try:
             while (message := await self._call.read()) is not grpc.aio.EOF:
                 answer = cast(kp.SessionResponse, message)  # types-grpcio: read() -> object | T
-                future = self._pending.get(answer.id)
-                if future is not None and not future.done():
-                    future.set_result(answer)
+                if answer.accepts_batches:
+                    self.batches = True
+                for one in answer.batch or (answer,):
+                    future = self._pending.get(one.id)
+                    if future is not None and not future.done():
+                        future.set_result(one)
             self._lose(None)
         except grpc.aio.AioRpcError as exc:
             self._lose(exc)
@@ -80,6 +119,7 @@ class _Stream:
     async def close(self) -> None:
         self._call.cancel()
         self._reader.cancel()
+        await stop_tasks(self._writer)
         await asyncio.gather(self._reader, return_exceptions=True)
 
 

@@ -310,21 +310,29 @@ class SessionRequest(_message.Message):
     ID_FIELD_NUMBER: _builtins.int
     LEASE_FIELD_NUMBER: _builtins.int
     REPORT_FIELD_NUMBER: _builtins.int
+    BATCH_FIELD_NUMBER: _builtins.int
     id: _builtins.int
     @_builtins.property
     def lease(self) -> Global___LeaseRequest: ...
     @_builtins.property
     def report(self) -> Global___ReportRequest: ...
+    @_builtins.property
+    def batch(self) -> _containers.RepeatedCompositeFieldContainer[Global___SessionRequest]:
+        """Requests that were waiting together, in one message (each with its own id; id and body unset
+        here). A client sends batches only after the server's hello said it accepts them.
+        """
+
     def __init__(
         self,
         *,
         id: _builtins.int = ...,
         lease: Global___LeaseRequest | None = ...,
         report: Global___ReportRequest | None = ...,
+        batch: _abc.Iterable[Global___SessionRequest] | None = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["body", b"body", "lease", b"lease", "report", b"report"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["body", b"body", "id", b"id", "lease", b"lease", "report", b"report"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["batch", b"batch", "body", b"body", "id", b"id", "lease", b"lease", "report", b"report"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     _WhichOneofReturnType_body: _TypeAlias = _typing.Literal["lease", "report"]  # noqa: Y015
     _WhichOneofArgType_body: _TypeAlias = _typing.Literal["body", b"body"]  # noqa: Y015
@@ -340,13 +348,23 @@ class SessionResponse(_message.Message):
     LEASE_FIELD_NUMBER: _builtins.int
     REPORT_FIELD_NUMBER: _builtins.int
     ERROR_FIELD_NUMBER: _builtins.int
+    BATCH_FIELD_NUMBER: _builtins.int
+    ACCEPTS_BATCHES_FIELD_NUMBER: _builtins.int
     id: _builtins.int
     error: _builtins.str
     """Set when the request failed inside the pool; the gateway answers 503 for it."""
+    accepts_batches: _builtins.bool
+    """The server's hello, first on every stream (id 0): it accepts batched requests. A client that
+    does not know this field ignores the message (no request has id 0).
+    """
     @_builtins.property
     def lease(self) -> Global___LeaseResponse: ...
     @_builtins.property
     def report(self) -> Global___ReportResponse: ...
+    @_builtins.property
+    def batch(self) -> _containers.RepeatedCompositeFieldContainer[Global___SessionResponse]:
+        """Answers that were ready together (each with its own id). Sent only to a client that batches."""
+
     def __init__(
         self,
         *,
@@ -354,10 +372,12 @@ class SessionResponse(_message.Message):
         lease: Global___LeaseResponse | None = ...,
         report: Global___ReportResponse | None = ...,
         error: _builtins.str = ...,
+        batch: _abc.Iterable[Global___SessionResponse] | None = ...,
+        accepts_batches: _builtins.bool = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["body", b"body", "lease", b"lease", "report", b"report"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["body", b"body", "error", b"error", "id", b"id", "lease", b"lease", "report", b"report"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["accepts_batches", b"accepts_batches", "batch", b"batch", "body", b"body", "error", b"error", "id", b"id", "lease", b"lease", "report", b"report"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     _WhichOneofReturnType_body: _TypeAlias = _typing.Literal["lease", "report"]  # noqa: Y015
     _WhichOneofArgType_body: _TypeAlias = _typing.Literal["body", b"body"]  # noqa: Y015
