@@ -9,6 +9,7 @@ Options: --seconds N (per run, default 10), --keys N (default 20), --redis (use 
 """
 
 import argparse
+import os
 import re
 import shutil
 import subprocess
@@ -90,6 +91,24 @@ def rss_mb(pid: int) -> float:
     return total / 1024
 
 
+def family(pid: int) -> list[int]:
+    """A process and its children (uvicorn workers)."""
+    found = subprocess.run(["pgrep", "-P", str(pid)], capture_output=True, text=True).stdout.split()
+    return [pid, *(int(p) for p in found)]
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU of a process and its children so far."""
+    total = 0
+    for each in family(pid):
+        try:
+            fields = Path(f"/proc/{each}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += int(fields[11]) + int(fields[12])  # utime, stime (fields 14 and 15 of stat)
+    return total / os.sysconf("SC_CLK_TCK")
+
+
 def start_stack(upstream_url: str, keys: int, redis: bool, workdir: Path, workers: int = 1) -> Stack:
     env = {
         "API_KEYS": ",".join(f"bench-key-{i:03d}" for i in range(keys)),
@@ -161,11 +180,18 @@ def report(stack: Stack, upstream_url: str, script: Path, seconds: int) -> None:
         gateway = f"{stack.gateway_url}/v1beta/models/{path}"
         warm(gateway, script)
         results = {}
+        cpu: dict[str, float] = {}
         for target, url in (("upstream direct", direct), ("through gempool", gateway)):
             results[(target, 1)] = wrk(url, 1, seconds, script)
+            before = {name: cpu_seconds(proc.pid) for name, proc in stack.procs.items()}
             results[(target, 32)] = wrk(url, 32, seconds, script)
+            served = max(results[(target, 32)]["requests"], 1.0)
+            cpu = {name: (cpu_seconds(p.pid) - before[name]) / served for name, p in stack.procs.items()}
             for conc in (1, 32):
                 print(row(f"{kind} {target} c={conc}", results[(target, conc)]), flush=True)
+        # CPU per request varies far less between runs than latency on a shared 2-core machine.
+        per_request = ", ".join(f"{name} {seconds * 1e6:.0f}" for name, seconds in cpu.items() if seconds > 0)
+        print(f"{kind}: CPU per request at c=32 (us): {per_request}")
         added = results[("through gempool", 1)].get("p50_ms", 0) - results[("upstream direct", 1)].get(
             "p50_ms", 0
         )

@@ -1,9 +1,15 @@
 """Paths outside the APIs: a wrong path or method answers in the caller's dialect, the root leads
 to the panel, metrics are served where Prometheus looks for them."""
 
+import httpx
 import pytest
+from starlette.requests import Request
+from starlette.responses import PlainTextResponse, Response
+from starlette.routing import Route
+from starlette.types import Receive, Scope, Send
 
 from gempool.fakegemini.server import Running
+from gempool.gateway.fastpath import NativeFastPath
 
 from .conftest import FakeKeyPool
 from .gateway_app import TOKEN, gateway_client
@@ -80,3 +86,23 @@ async def test_root_leads_to_the_panel_and_metrics_need_no_redirect(
     assert root.status_code == 307 and root.headers["location"] == "/admin"
     assert metrics.status_code == 200 and metrics.headers["content-type"].startswith("text/plain")
     assert "gempool_" in metrics.text
+
+
+async def test_an_unexpected_error_on_the_fast_path_is_a_500_in_googles_shape() -> None:
+    async def broken(_: Request) -> Response:
+        raise RuntimeError("a bug")
+
+    async def fallback(scope: Scope, receive: Receive, send: Send) -> None:
+        await PlainTextResponse("ordinary way")(scope, receive, send)
+
+    app = NativeFastPath(fallback, [Route("/v1beta/models/{rest:path}", broken, methods=["POST"])])
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://gw") as client:
+        failed = await client.post("/v1beta/models/gemini-2.5-flash:generateContent", content=b"{}")
+        other = await client.get("/v1beta/models")
+    assert failed.status_code == 500
+    assert failed.json()["error"] == {
+        "code": 500,
+        "message": "gempool failed to handle this request.",
+        "status": "INTERNAL",
+    }
+    assert "a bug" not in failed.text and other.text == "ordinary way"

@@ -17,7 +17,7 @@ from gempool.gateway import admin, gemini, vertex
 from gempool.gateway.admin import panel
 from gempool.gateway.auth import presented_token
 from gempool.gateway.errors import Dialect, error_response
-from gempool.gateway.fastpath import NativeFastPath
+from gempool.gateway.fastpath import GatewayApp
 from gempool.gateway.metrics import GatewayMetrics
 from gempool.gateway.openai import routes as openai_routes
 from gempool.gateway.runtime import Runtime
@@ -38,7 +38,7 @@ def create_app(settings: GatewaySettings, registry: CollectorRegistry | None = N
             await stop_tasks(watcher)
             await rt.close()
 
-    app = FastAPI(title="gempool", version="0.1.0", lifespan=lifespan, docs_url="/docs", redoc_url=None)
+    app = GatewayApp(title="gempool", version="0.1.0", lifespan=lifespan, docs_url="/docs", redoc_url=None)
     app.state.rt = rt
     native = gemini.routes(rt)
     # GET /v1/models belongs to both dialects: OpenAI's handler goes first and hands a request that
@@ -51,7 +51,7 @@ def create_app(settings: GatewaySettings, registry: CollectorRegistry | None = N
     app.router.routes.extend(native)
     app.router.routes.extend(vertex.routes(rt))
     app.router.routes.extend(openai_routes.router(rt).routes)
-    app.add_middleware(NativeFastPath, routes=native)  # model calls skip FastAPI's layers
+    app.fast_routes = native  # model calls skip FastAPI's layers
     app.add_exception_handler(HTTPException, _http_error)
     _add_service_routes(app, rt, registry)
     return app
