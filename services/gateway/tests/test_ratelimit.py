@@ -1,6 +1,5 @@
 """Per-token request limits: a sliding 60 s window shared by every gateway through Redis."""
 
-import uuid
 from collections.abc import AsyncIterator
 
 import pytest
@@ -21,31 +20,21 @@ class Clock:
 
 
 @pytest.fixture
-async def prefix() -> AsyncIterator[str]:
-    name = f"gempool-test-{uuid.uuid4().hex[:12]}:"
-    yield name
-    client = redis.Redis.from_url(REDIS_URL)
-    for key in client.scan_iter(f"{name}*"):
-        client.delete(key)
-    client.close()
-
-
-@pytest.fixture
-async def replicas(prefix: str) -> AsyncIterator[tuple[Clock, list[RedisLimiter]]]:
+async def replicas(redis_prefix: str) -> AsyncIterator[tuple[Clock, list[RedisLimiter]]]:
     """Two gateways on one Redis, both following one test clock."""
     clock = Clock()
-    limiters = [RedisLimiter(REDIS_URL, prefix, clock=clock) for _ in range(2)]
+    limiters = [RedisLimiter(REDIS_URL, redis_prefix, clock=clock) for _ in range(2)]
     yield clock, limiters
     for limiter in limiters:
         await limiter.aclose()
 
 
 @pytest.fixture(params=["redis", "memory"])
-async def one(request: pytest.FixtureRequest, prefix: str) -> AsyncIterator[tuple[Clock, RateLimiter]]:
+async def one(request: pytest.FixtureRequest, redis_prefix: str) -> AsyncIterator[tuple[Clock, RateLimiter]]:
     clock = Clock()
-    limiter: RateLimiter = (
-        RedisLimiter(REDIS_URL, prefix, clock=clock) if request.param == "redis" else MemoryLimiter(clock)
-    )
+    limiter: RateLimiter = MemoryLimiter(clock)
+    if request.param == "redis":
+        limiter = RedisLimiter(REDIS_URL, redis_prefix, clock=clock)
     yield clock, limiter
     await limiter.aclose()
 
@@ -105,8 +94,8 @@ async def test_a_lowered_limit_waits_for_enough_requests_to_leave(one: tuple[Clo
     assert await limiter.hit("k", 2) == pytest.approx(40.0)  # 3 must go to leave a slot: +20 at +80
 
 
-async def test_redis_clock_by_default(prefix: str) -> None:
-    limiter = RedisLimiter(REDIS_URL, prefix)
+async def test_redis_clock_by_default(redis_prefix: str) -> None:
+    limiter = RedisLimiter(REDIS_URL, redis_prefix)
     try:
         assert [await limiter.hit("token:1", 2) for _ in range(2)] == [0.0, 0.0]
         assert 59.0 < await limiter.hit("token:1", 2) <= 60.0

@@ -104,7 +104,9 @@ def conveniences(live: Live, name: str, method: str, body: bytes) -> tuple[str, 
     return upstream_model, orjson.dumps(parsed)
 
 
-def _handlers(rt: Runtime, version: str) -> tuple[Handler, Handler]:
+def list_models_handler(rt: Runtime, version: str) -> Handler:
+    """``GET models`` of ``version`` in Google's list shape (the native and Vertex express routes)."""
+
     async def list_models(request: Request) -> Response:
         live = authorize(rt, request, Dialect.GEMINI)
         if isinstance(live, Response):
@@ -113,6 +115,12 @@ def _handlers(rt: Runtime, version: str) -> tuple[Handler, Handler]:
         return await models.list_models(
             rt, live, version, params.get("pageSize", ""), params.get("pageToken", "")
         )
+
+    return list_models
+
+
+def _handlers(rt: Runtime, version: str) -> tuple[Handler, Handler]:
+    list_models = list_models_handler(rt, version)
 
     async def model_action(request: Request) -> Response:
         live = authorize(rt, request, Dialect.GEMINI)

@@ -26,6 +26,7 @@ from gempool.gateway.gemini import (
     Handler,
     authorize,
     conveniences,
+    list_models_handler,
     model_call,
     send,
     shows_search_links,
@@ -39,18 +40,6 @@ PATHS = (*LISTED, "/v1beta1/publishers/google/models", "/v1/publishers/google/mo
 
 
 def routes(rt: Runtime) -> list[Route]:
-    def list_models(version: str) -> Handler:
-        async def handler(request: Request) -> Response:
-            live = authorize(rt, request, Dialect.GEMINI)
-            if isinstance(live, Response):
-                return live
-            params = request.query_params
-            return await models.list_models(
-                rt, live, version, params.get("pageSize", ""), params.get("pageToken", "")
-            )
-
-        return handler
-
     def model_action(version: str) -> Handler:
         async def handler(request: Request) -> Response:
             live = authorize(rt, request, Dialect.GEMINI)
@@ -66,7 +55,7 @@ def routes(rt: Runtime) -> list[Route]:
 
         return handler
 
-    out = [Route(f"{ROOT}{path}", list_models(v), methods=["GET"]) for path, v in LISTED.items()]
+    out = [Route(f"{ROOT}{path}", list_models_handler(rt, v), methods=["GET"]) for path, v in LISTED.items()]
     for path in PATHS:
         methods = ["GET", "POST"] if path in LISTED else ["POST"]
         action = model_action(LISTED.get(path, "v1beta"))

@@ -1,18 +1,26 @@
 """Lua scripts that make the Redis store's decisions atomic across replicas."""
 
-# KEYS: ring list, rotation counter (first attempts' or retries'), retired hash, exhausted hash
-# ARGV: cooldown name prefix (key_id appended), exhausted field, outcome hash prefix (key_id
-# appended; empty for a first attempt), model, proven window ms, lookahead, excluded key_ids...
-# A retry takes the first proven key (last outcome for the model: a success within the window),
-# looking at most `lookahead` keys past the first eligible one, which it takes when none is.
-# Returns {1, key_id} or {0, ms until the earliest cooldown ends, keys cooling}.
-LEASE = """
+# How every lease script starts: KEYS[1] the ring list, KEYS[4] the exhausted hash, ARGV[2] its
+# field. Returns early while the exhausted hint (every key cooling) still holds, or when the ring is
+# empty; leaves `now` (ms) and `n` (ring length) for the rest.
+LEASE_START = """
 local t = redis.call('TIME')
 local now = t[1] * 1000 + math.floor(t[2] / 1000)
 local hint = tonumber(redis.call('HGET', KEYS[4], ARGV[2]) or '0')
 if hint > now then return {0, hint - now, 1} end
 local n = redis.call('LLEN', KEYS[1])
 if n == 0 then return {0, 0, 0} end
+"""
+
+# KEYS: ring list, rotation counter (first attempts' or retries'), retired hash, exhausted hash
+# ARGV: cooldown name prefix (key_id appended), exhausted field, outcome hash prefix (key_id
+# appended; empty for a first attempt), model, proven window ms, lookahead, excluded key_ids...
+# A retry takes the first proven key (last outcome for the model: a success within the window),
+# looking at most `lookahead` keys past the first eligible one, which it takes when none is.
+# Returns {1, key_id} or {0, ms until the earliest cooldown ends, keys cooling}.
+LEASE = (
+    LEASE_START
+    + """
 local start = tonumber(redis.call('GET', KEYS[2]) or '0') % n
 local retry, since, lookahead = ARGV[3] ~= '', now - tonumber(ARGV[5]), tonumber(ARGV[6])
 local skip = {}
@@ -59,6 +67,7 @@ if cooling > 0 then
 end
 return {0, 0, 0}
 """
+)
 
 # First attempts only, several at once (leases that arrived together, one round trip for all).
 # KEYS: ring list, rotation counter, retired hash, exhausted hash
@@ -66,13 +75,9 @@ return {0, 0, 0}
 # Each lease is the next eligible key in rotation order, exactly as that many LEASE calls in a
 # row would pick (a ring with fewer eligible keys than leases wraps around and repeats them).
 # Returns {1, key_id...} or {0, ms until the earliest cooldown ends, keys cooling}.
-LEASE_MANY = """
-local t = redis.call('TIME')
-local now = t[1] * 1000 + math.floor(t[2] / 1000)
-local hint = tonumber(redis.call('HGET', KEYS[4], ARGV[2]) or '0')
-if hint > now then return {0, hint - now, 1} end
-local n = redis.call('LLEN', KEYS[1])
-if n == 0 then return {0, 0, 0} end
+LEASE_MANY = (
+    LEASE_START
+    + """
 local want = tonumber(ARGV[3])
 local pos = tonumber(redis.call('GET', KEYS[2]) or '0') % n
 local out, eligible = {1}, {}
@@ -116,6 +121,7 @@ if cooling > 0 then
 end
 return {0, 0, 0}
 """
+)
 
 # KEYS: revision, set of ring names, exhausted hash, ring lists...
 # ARGV: revision, then for each ring in KEYS order its size, then every key_id in order.
