@@ -32,3 +32,12 @@ def test_a_short_time_out_is_advised_against_unless_fake_streaming_keeps_streams
 def test_a_short_admin_token_is_advised_against() -> None:
     assert "AUTH_TOKEN" in advised(AUTH_TOKEN="admin")
     assert advised(AUTH_TOKEN="a-long-random-admin-token-0123456789") == {}
+
+
+def test_a_stored_value_the_schema_now_refuses_gives_way_to_its_default() -> None:
+    stored = LiveSettings(MAX_RETRIES=7).to_wire() | {"TTS_SPEED": '"brisk"', "TIME_OUT": "not json"}
+    settings, refused = LiveSettings.from_wire_checked(stored)
+    assert settings.MAX_RETRIES == 7  # every other setting still applies
+    assert settings.TTS_SPEED == LiveSettings().TTS_SPEED and settings.TIME_OUT == LiveSettings().TIME_OUT
+    assert set(refused) == {"TTS_SPEED", "TIME_OUT"} and "very slow" in refused["TTS_SPEED"]
+    assert LiveSettings.from_wire(stored) == settings

@@ -7,11 +7,14 @@ environment (see each service's ``settings.py``).
 """
 
 import json
+import logging
 import math
 from collections.abc import Mapping
 from typing import Annotated, Any
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, field_validator
+
+log = logging.getLogger(__name__)
 
 GEMINI_BASE_URL = "https://generativelanguage.googleapis.com/v1beta"
 TTS_PACES = ("very slow", "slow", "normal", "fast", "very fast")  # TTS_SPEED's words (gemini-balance: normal)
@@ -230,8 +233,33 @@ class LiveSettings(BaseModel):
 
     @classmethod
     def from_wire(cls, values: Mapping[str, str]) -> "LiveSettings":
-        """Build from the config service's map of JSON-encoded values (unknown names ignored)."""
-        return cls.model_validate({k: json.loads(v) for k, v in values.items() if k in cls.model_fields})
+        """Build from the config service's map of JSON-encoded values (unknown names ignored).
+
+        A stored value this schema refuses (one a newer release validates more strictly) gives way
+        to its default, with a warning, instead of taking every other setting down with it.
+        """
+        settings, refused = cls.from_wire_checked(values)
+        for name, why in refused.items():
+            log.warning("stored setting refused; its default applies", extra={"setting": name, "why": why})
+        return settings
+
+    @classmethod
+    def from_wire_checked(cls, values: Mapping[str, str]) -> "tuple[LiveSettings, dict[str, str]]":
+        """``from_wire`` and what it refused: {name: why}."""
+        data: dict[str, Any] = {}
+        refused: dict[str, str] = {}
+        for name, text in values.items():
+            if name not in cls.model_fields:
+                continue
+            try:
+                data[name] = json.loads(text)
+            except json.JSONDecodeError:
+                refused[name] = "not JSON"
+        try:
+            return cls.model_validate(data), refused
+        except ValidationError as exc:
+            refused |= validation_errors(exc)
+        return cls.model_validate({k: v for k, v in data.items() if k not in refused}), refused
 
     def to_wire(self) -> dict[str, str]:
         return {k: json.dumps(v) for k, v in self.model_dump(mode="json").items()}

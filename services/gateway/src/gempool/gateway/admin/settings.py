@@ -128,11 +128,14 @@ async def read(rt: Rt) -> SettingsOut:
 
 
 def advice_for(infos: Sequence[config_pb2.SettingInfo]) -> list[Advice]:
-    try:
-        live = LiveSettings.from_wire({i.name: i.value for i in infos})
-    except ValueError:  # stored values were validated; a value this schema refuses gives no advice
-        return []
-    return advise(live)
+    live, refused = LiveSettings.from_wire_checked({i.name: i.value for i in infos})
+    stale = [
+        Advice(
+            name, f"The stored value is not valid ({why}); the default applies until you store a valid one."
+        )
+        for name, why in refused.items()
+    ]
+    return stale + advise(live)
 
 
 @router.patch("", response_model=Revision, summary="Change settings (validated; all or nothing)")
