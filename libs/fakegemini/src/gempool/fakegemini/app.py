@@ -122,9 +122,9 @@ class FakeGemini:
                     200, answers.empty(model) if b.kind == "empty" else answers.blocked(model)
                 )
             shaped = features.events(body, model, self.rules.chunks, self.signatures)
-            if shaped is not None:
-                return json_response(200, features.merge(shaped))
-            return json_response(200, answers.generate(body, model, self.rules.chunks))
+            merged = features.merge(shaped) if shaped is not None else None
+            whole = merged or answers.generate(body, model, self.rules.chunks)
+            return json_response(200, features.with_logprobs([whole], body)[0])
         if method == "streamGenerateContent":
             sse = request.query_params.get("alt") == "sse"
             return StreamingResponse(
@@ -174,14 +174,15 @@ class FakeGemini:
             return [answers.blocked(model)]
         shaped = features.events(body, model, self.rules.chunks, self.signatures)
         if shaped is not None:
-            return shaped
+            return features.with_logprobs(shaped, body)
         texts = answers.pieces(body, self.rules.chunks)
         response_id = answers.new_id()
         tokens = answers.prompt_tokens(body)
-        return [
+        events = [
             answers.chunk(text, model, response_id, final=i == len(texts) - 1, prompt_tokens=tokens)
             for i, text in enumerate(texts)
         ]
+        return features.with_logprobs(events, body)
 
     # ---- files
 

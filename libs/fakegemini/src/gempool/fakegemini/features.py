@@ -10,12 +10,18 @@
   ``responseSchema`` when given);
 - a ``googleSearch`` tool -> ``groundingMetadata`` on the last candidate;
 - ``responseModalities`` with IMAGE -> an ``inlineData`` PNG part; with AUDIO -> 24 kHz 16-bit PCM;
-- ``outputDimensionality`` on embeddings is honoured by ``embedding_dims``.
+- ``outputDimensionality`` on embeddings is honoured by ``embedding_dims``;
+- ``responseLogprobs`` -> ``logprobsResult`` (``chosenCandidates`` per token of the candidate's
+  text, ``topCandidates`` with ``logprobs`` alternatives each, ``logProbabilitySum``) and
+  ``avgLogprobs`` on every candidate, per event when streaming (``with_logprobs``); ``logprobs``
+  without ``responseLogprobs``, or outside [0, 20], is a 400 (the API reference: "Only valid if
+  responseLogprobs=True ... must be in the range of [0, 20]").
 
 ``events`` returns None when the request asks for none of this (the plain echo answers apply).
 """
 
 import base64
+import re
 import secrets
 from typing import Any
 
@@ -38,6 +44,23 @@ def config(body: Body) -> Body:
 
 
 def check(body: Body, model: str, issued: set[str]) -> tuple[int, bytes] | None:
+    """Google's 400s for what a generate request may not ask: see the checks below."""
+    return _check_logprobs(body) or _check_signatures(body, model, issued)
+
+
+def _check_logprobs(body: Body) -> tuple[int, bytes] | None:
+    cfg = config(body)
+    top = cfg.get("logprobs")
+    if top is None:
+        return None
+    if not cfg.get("responseLogprobs"):
+        return errors.bad_request("logprobs is only valid if response_logprobs is true.")
+    if not isinstance(top, int) or not 0 <= top <= 20:
+        return errors.bad_request(f"logprobs must be in the range of [0, 20], got {top}.")
+    return None
+
+
+def _check_signatures(body: Body, model: str, issued: set[str]) -> tuple[int, bytes] | None:
     """Google's 400 for a Gemini 3 history that lost a function call's thought signature."""
     if not model.startswith("gemini-3"):
         return None
@@ -128,6 +151,51 @@ def merge(events: list[Body]) -> Body:
     out["candidates"] = [dict(events[-1]["candidates"][0])]
     out["candidates"][0]["content"] = {"parts": parts, "role": "model"}
     return out
+
+
+TOKEN = re.compile(r"\s*\S+|\s+")
+
+
+def with_logprobs(events: list[Body], body: Body) -> list[Body]:
+    """Each candidate's ``logprobsResult`` and ``avgLogprobs``, when the request asked for them.
+
+    The tokens are the candidate's (non-thought) text cut at spaces; the chosen token is always the
+    likeliest, its alternatives follow in descending order. Values are exact binary fractions.
+    """
+    cfg = config(body)
+    if not cfg.get("responseLogprobs"):
+        return events
+    top = int(cfg.get("logprobs") or 0)
+    for event in events:
+        for candidate in event.get("candidates") or ():
+            parts = (candidate.get("content") or {}).get("parts") or ()
+            text = "".join(str(p.get("text", "")) for p in parts if not p.get("thought"))
+            candidate["logprobsResult"], average = _logprobs(TOKEN.findall(text), top)
+            if average is not None:
+                candidate["avgLogprobs"] = average
+    return events
+
+
+def _logprobs(tokens: list[str], top: int) -> tuple[Body, float | None]:
+    values = [-0.125 * (1 + i % 4) for i in range(len(tokens))]
+    chosen = [
+        {"token": token, "tokenId": 1000 + sum(token.encode()), "logProbability": value}
+        for token, value in zip(tokens, values, strict=True)
+    ]
+    result: Body = {}
+    if top:
+        result["topCandidates"] = [
+            {
+                "candidates": [c]
+                + [{"token": f" alt{k}", "tokenId": k, "logProbability": v - k} for k in range(1, top)]
+            }
+            for c, v in zip(chosen, values, strict=True)
+        ]
+    if not chosen:
+        return result, None
+    result["chosenCandidates"] = chosen
+    result["logProbabilitySum"] = sum(values)
+    return result, sum(values) / len(values)
 
 
 def _searching(body: Body) -> bool:
