@@ -1,11 +1,15 @@
 """``python -m gempool.gateway``: serve the gateway with uvicorn."""
 
+import logging
+
 import uvicorn
 from fastapi import FastAPI
 
 from gempool.common.logs import setup_logging
 from gempool.gateway.app import create_app
 from gempool.gateway.settings import GatewaySettings
+
+log = logging.getLogger("gempool.gateway")
 
 
 def app_from_env() -> FastAPI:
@@ -17,6 +21,11 @@ def main() -> None:
     settings = GatewaySettings()
     setup_logging("gateway", settings.LOG_LEVEL)
     workers = settings.GATEWAY_WORKERS if settings.GATEWAY_WORKERS > 1 else None
+    if workers and not settings.REDIS_URL:
+        log.warning(
+            "GATEWAY_WORKERS > 1 without REDIS_URL: each worker keeps its own request limits, sign-in "
+            "throttling and uploaded-file records; set REDIS_URL to share them"
+        )
     uvicorn.run(
         # Several workers each build their own app, so they get the factory's import path.
         "gempool.gateway.__main__:app_from_env" if workers else create_app(settings),

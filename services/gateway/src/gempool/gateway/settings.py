@@ -25,7 +25,10 @@ class GatewaySettings(ServiceSettings):
     )
     REDIS_URL: str = Field(
         default="",
-        description="Redis for per-token request limits shared by every gateway; empty: counted per process.",
+        description=(
+            "Redis shared by every gateway process: per-token request limits, admin sign-in throttling "
+            "and logouts, which key holds an uploaded file. Empty: each process keeps its own."
+        ),
     )
     REDIS_PREFIX: str = Field(default="gempool:", description="Prefix of every Redis key the gateway writes.")
     LOG_FLUSH_SECONDS: float = Field(
