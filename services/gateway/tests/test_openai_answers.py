@@ -255,3 +255,124 @@ def test_stream_sources_seen_before_the_finish_or_after_it_are_said_once() -> No
     found = deltas(frames(chunks + late.end()))
     assert found[1:3] == [({"content": "y"}, None), ({}, "stop")]
     assert found[3][0]["content"].startswith("\n\n**Sources**")
+
+
+# ---- legacy function calls and logprobs
+
+CALL = {"functionCall": {"name": "get_weather", "args": {"city": "Paris"}}, "thoughtSignature": "U0lH"}
+
+
+def test_legacy_request_gets_message_function_call() -> None:
+    second = {"functionCall": {"name": "other", "args": {}}}
+    choice = completion(answer([CALL, second]), view(legacy_functions=True), {})["choices"][0]
+    assert choice["finish_reason"] == "function_call"
+    assert choice["message"] == {
+        "role": "assistant",
+        "content": None,
+        "function_call": {
+            "name": "get_weather",
+            "arguments": '{"city":"Paris"}',
+            "extra_content": {"google": {"thought_signature": "U0lH"}},
+        },
+    }  # the deprecated shape holds one call: the first
+
+
+def test_legacy_text_answer_is_a_plain_stop() -> None:
+    choice = completion(answer([{"text": "Sunny"}]), view(legacy_functions=True), {})["choices"][0]
+    assert choice["finish_reason"] == "stop" and choice["message"] == {
+        "role": "assistant",
+        "content": "Sunny",
+    }
+
+
+def test_stream_legacy_function_call_comes_as_name_then_arguments() -> None:
+    writer = ChunkWriter(view(legacy_functions=True))
+    found = deltas(frames(writer.event(answer([{**CALL}, CALL]), {}) + writer.end()))
+    assert found == [
+        ({"role": "assistant", "content": ""}, None),
+        (
+            {
+                "function_call": {
+                    "name": "get_weather",
+                    "arguments": "",
+                    "extra_content": {"google": {"thought_signature": "U0lH"}},
+                }
+            },
+            None,
+        ),
+        ({"function_call": {"arguments": '{"city":"Paris"}'}}, None),
+        ({}, "function_call"),
+    ]
+
+
+LOGPROBS = {
+    "topCandidates": [
+        {"candidates": [{"token": "Ol", "logProbability": -0.5}, {"token": "Hi", "logProbability": -1.5}]},
+        {"candidates": [{"token": "é"}]},
+    ],
+    "chosenCandidates": [{"token": "Ol", "logProbability": -0.5, "tokenId": 7}, {"token": "é"}],
+    "logProbabilitySum": -0.5,
+}
+
+
+def test_logprobs_result_becomes_logprobs_content() -> None:
+    candidate = {"logprobsResult": LOGPROBS, "avgLogprobs": -0.25}
+    choice = completion(answer([{"text": "Olé"}], **candidate), view(logprobs=True), {})["choices"][0]
+    assert choice["logprobs"] == {
+        "content": [
+            {
+                "token": "Ol",
+                "logprob": -0.5,
+                "bytes": [79, 108],
+                "top_logprobs": [
+                    {"token": "Ol", "logprob": -0.5, "bytes": [79, 108]},
+                    {"token": "Hi", "logprob": -1.5, "bytes": [72, 105]},
+                ],
+            },
+            {  # proto3 JSON leaves out a zero: certainty
+                "token": "é",
+                "logprob": 0.0,
+                "bytes": [195, 169],
+                "top_logprobs": [{"token": "é", "logprob": 0.0, "bytes": [195, 169]}],
+            },
+        ],
+        "refusal": None,
+    }
+    unasked = completion(answer([{"text": "Olé"}], logprobsResult=LOGPROBS), view(), {})
+    assert unasked["choices"][0]["logprobs"] is None
+
+
+def test_logprobs_asked_but_not_given_are_an_empty_list() -> None:
+    choice = completion(answer([{"text": "x"}]), view(logprobs=True), {})["choices"][0]
+    assert choice["logprobs"] == {"content": [], "refusal": None}
+
+
+def test_stream_chunks_carry_the_logprobs_of_their_own_tokens() -> None:
+    writer = ChunkWriter(view(logprobs=True))
+    first = {"chosenCandidates": [{"token": "Ol", "logProbability": -0.5}]}
+    second = {"chosenCandidates": [{"token": "é", "logProbability": -0.25}]}
+    events = frames(
+        writer.event(answer([{"text": "Ol"}], finish=None, logprobsResult=first), {})
+        + writer.event(answer([{"text": "é"}], logprobsResult=second), {})
+        + writer.end()
+    )
+    choices = [e["choices"][0] for e in events if e != "[DONE]"]
+    assert [(c["delta"], c["logprobs"]) for c in choices] == [
+        ({"role": "assistant", "content": ""}, None),
+        (
+            {"content": "Ol"},
+            {
+                "content": [{"token": "Ol", "logprob": -0.5, "bytes": [79, 108], "top_logprobs": []}],
+                "refusal": None,
+            },
+        ),
+        (
+            {"content": "é"},
+            {
+                "content": [{"token": "é", "logprob": -0.25, "bytes": [195, 169], "top_logprobs": []}],
+                "refusal": None,
+            },
+        ),
+        ({}, None),
+    ]
+    assert choices[-1]["finish_reason"] == "stop"

@@ -3,8 +3,9 @@
 from typing import Any
 
 import pytest
+from pydantic import ValidationError
 
-from gempool.gateway.openai import toolids
+from gempool.gateway.openai import legacy, toolids
 from gempool.gateway.openai.chat import BadRequest, Blob, remote_urls, to_gemini
 from gempool.gateway.openai.schemas import ChatCompletionRequest
 
@@ -287,3 +288,122 @@ def test_no_reasoning_on_2_5_pro_is_its_smallest_budget() -> None:
         model="gemini-2.5-pro", messages=[{"role": "user", "content": "x"}], reasoning_effort="none"
     )
     assert body["generationConfig"] == {"thinkingConfig": {"thinkingBudget": 128}}
+
+
+# ---- legacy function calling (functions / function_call / role "function") and logprobs
+
+
+def translate_modern(model: str = "gemini-2.5-flash", **request: Any) -> Any:
+    """What completions.create does: the deprecated fields mapped to tools, then translated."""
+    parsed = legacy.modern(ChatCompletionRequest.model_validate({"model": model, **request}))
+    return to_gemini(parsed, model, {}, True)
+
+
+@pytest.mark.parametrize(
+    ("legacy_choice", "modern_choice"),
+    [
+        (None, None),
+        ("auto", "auto"),
+        ("none", "none"),
+        ({"name": "get_weather"}, {"type": "function", "function": {"name": "get_weather"}}),
+    ],
+)
+def test_functions_and_function_call_translate_like_tools_and_tool_choice(
+    legacy_choice: Any, modern_choice: Any
+) -> None:
+    messages = [{"role": "user", "content": "Weather?"}]
+    old = {"function_call": legacy_choice} if legacy_choice is not None else {}
+    new = {"tool_choice": modern_choice} if modern_choice is not None else {}
+    body = translate_modern(messages=messages, functions=[WEATHER["function"]], **old)
+    assert body == translate(messages=messages, tools=[WEATHER], **new)
+    assert "tools" in body
+
+
+def legacy_history(model: str = "gemini-2.5-flash", name: bool = True, **call_extra: Any) -> Any:
+    result: dict[str, Any] = {"role": "function", "content": '{"temp_c": 21}'}
+    if name:
+        result["name"] = "get_weather"
+    call = {"name": "get_weather", "arguments": '{"city": "Paris"}', **call_extra}
+    return translate_modern(
+        model=model,
+        functions=[WEATHER["function"]],
+        messages=[
+            {"role": "user", "content": "Weather in Paris?"},
+            {"role": "assistant", "content": None, "function_call": call},
+            result,
+        ],
+    )
+
+
+@pytest.mark.parametrize("named", [True, False])
+def test_legacy_history_becomes_function_call_and_response_matched_by_name(named: bool) -> None:
+    body = legacy_history(name=named)  # without a name: the call before it
+    assert body["contents"][1:] == [
+        {"role": "model", "parts": [{"functionCall": {"name": "get_weather", "args": {"city": "Paris"}}}]},
+        {
+            "role": "user",
+            "parts": [{"functionResponse": {"name": "get_weather", "response": {"temp_c": 21}}}],
+        },
+    ]
+
+
+def test_legacy_history_carries_the_signature_or_the_gemini_3_placeholder() -> None:
+    signed = legacy_history(extra_content={"google": {"thought_signature": "c2ln"}})
+    assert signed["contents"][1]["parts"][0]["thoughtSignature"] == "c2ln"
+    unsigned = legacy_history(model="gemini-3-pro-preview")
+    assert unsigned["contents"][1]["parts"][0]["thoughtSignature"] == toolids.SKIP_SIGNATURE
+
+
+def test_function_result_without_a_name_or_a_call_before_it_is_refused() -> None:
+    with pytest.raises(BadRequest) as caught:
+        translate_modern(messages=[{"role": "user", "content": "x"}, {"role": "function", "content": "1"}])
+    assert caught.value.param == "messages[1].name"
+
+
+@pytest.mark.parametrize(
+    ("extra", "param"),
+    [
+        ({"tools": [WEATHER], "functions": [WEATHER["function"]]}, "functions"),
+        (
+            {"tool_choice": "auto", "function_call": "auto", "functions": [WEATHER["function"]]},
+            "function_call",
+        ),
+    ],
+)
+def test_legacy_and_modern_fields_together_are_refused(extra: Any, param: str) -> None:
+    with pytest.raises(BadRequest) as caught:
+        translate_modern(messages=[{"role": "user", "content": "x"}], **extra)
+    assert caught.value.param == param and "not both" in caught.value.message
+
+
+def test_legacy_is_asked_only_by_the_deprecated_fields() -> None:
+    def asked(**request: Any) -> bool:
+        parsed = ChatCompletionRequest.model_validate(
+            {"model": "m", "messages": [{"role": "user"}], **request}
+        )
+        return legacy.asked(parsed)
+
+    assert asked(functions=[WEATHER["function"]]) and asked(function_call="none")
+    assert not asked(tools=[WEATHER]) and not asked()
+
+
+@pytest.mark.parametrize(
+    ("request_", "config"),
+    [
+        ({"logprobs": True}, {"responseLogprobs": True}),
+        ({"logprobs": True, "top_logprobs": 3}, {"responseLogprobs": True, "logprobs": 3}),
+        ({"logprobs": True, "top_logprobs": 0}, {"responseLogprobs": True, "logprobs": 0}),
+        ({"logprobs": False}, None),
+    ],
+)
+def test_logprobs_map_to_response_logprobs(request_: Any, config: Any) -> None:
+    body = translate(messages=[{"role": "user", "content": "x"}], **request_)
+    assert body.get("generationConfig") == config
+
+
+def test_top_logprobs_needs_logprobs_and_at_most_20() -> None:
+    with pytest.raises(BadRequest) as caught:
+        translate(messages=[{"role": "user", "content": "x"}], top_logprobs=2)
+    assert caught.value.param == "top_logprobs"
+    with pytest.raises(ValidationError):
+        translate(messages=[{"role": "user", "content": "x"}], logprobs=True, top_logprobs=21)

@@ -220,3 +220,26 @@ async def test_a_stream_cut_after_the_first_byte_ends_with_an_error_event(
     assert b'"content":"Echo: hello"' in frames[1]
     assert orjson.loads(frames[-3][6:])["error"]["message"].startswith("The upstream stream ended")
     assert frames[-2] == b"data: [DONE]"
+
+
+@pytest.mark.parametrize(
+    ("extra", "param"),
+    [
+        (
+            {
+                "tools": [{"type": "function", "function": {"name": "f"}}],
+                "functions": [{"name": "f"}],
+            },
+            "functions",
+        ),
+        ({"top_logprobs": 2}, "top_logprobs"),
+        ({"logprobs": True, "top_logprobs": 21}, "top_logprobs"),
+    ],
+)
+async def test_refused_legacy_and_logprobs_fields_get_openais_400(
+    gateway: httpx.AsyncClient, upstream: Running, extra: dict[str, Any], param: str
+) -> None:
+    response = await gateway.post("/v1/chat/completions", json=HELLO | extra, headers=BEARER)
+    error = openai_error(response, 400)
+    assert error["param"] == param and error["type"] == "invalid_request_error"
+    assert not upstream.fake.calls

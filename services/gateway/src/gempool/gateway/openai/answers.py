@@ -39,6 +39,8 @@ class View:
     show_thinking: bool = True
     show_search_link: bool = True
     include_usage: bool = False
+    legacy_functions: bool = False  # the client sent functions / function_call (deprecated)
+    logprobs: bool = False
     id: str = field(default_factory=lambda: f"chatcmpl-{secrets.token_hex(12)}")
     created: int = field(default_factory=lambda: int(time.time()))
 
@@ -101,12 +103,49 @@ def tool_call(part: Body) -> Body:
     return out
 
 
-def finish_reason(gemini: str | None, called_tools: bool) -> str | None:
+def function_call(call: Body) -> Body:
+    """A tool call in the deprecated shape: name and arguments, the signature in extra_content."""
+    out: Body = dict(call["function"])
+    if call.get("extra_content"):
+        out["extra_content"] = call["extra_content"]
+    return out
+
+
+def finish_reason(gemini: str | None, called_tools: bool, legacy: bool = False) -> str | None:
     if not gemini:
         return None
     if called_tools and gemini in ("STOP", "FINISH_REASON_UNSPECIFIED", "OTHER"):
-        return "tool_calls"
+        return "function_call" if legacy else "tool_calls"
     return FINISH.get(gemini, "stop")
+
+
+def token_logprobs(candidate: Body) -> list[Body]:
+    """A candidate's ``logprobsResult`` as OpenAI's ``logprobs.content``: one entry per token.
+
+    proto3 JSON leaves out zero values, so a missing ``logProbability`` is 0.0 (certainty).
+    """
+    result = candidate.get("logprobsResult")
+    if not isinstance(result, dict):
+        return []
+    chosen = [c for c in result.get("chosenCandidates") or () if isinstance(c, dict)]
+    tops = result.get("topCandidates") or []
+    out = []
+    for step, token in enumerate(chosen):
+        top = tops[step] if step < len(tops) and isinstance(tops[step], dict) else {}
+        alternatives = [c for c in top.get("candidates") or () if isinstance(c, dict)]
+        out.append(_token(token) | {"top_logprobs": [_token(c) for c in alternatives]})
+    return out
+
+
+def _token(candidate: Body) -> Body:
+    text = str(candidate.get("token", ""))
+    logprob = float(candidate.get("logProbability", 0.0))
+    return {"token": text, "logprob": logprob, "bytes": list(text.encode())}
+
+
+def logprobs(candidate: Body, view: View) -> Body | None:
+    """``choices[].logprobs``: None unless the client asked for them."""
+    return {"content": token_logprobs(candidate), "refusal": None} if view.logprobs else None
 
 
 def sources(candidate: Body) -> str:
@@ -163,10 +202,17 @@ def _choice(index: int, candidate: Body, view: View, links: Mapping[str, str]) -
     message: Body = {"role": "assistant", "content": content or None}
     if said.reasoning:
         message["reasoning_content"] = said.reasoning
-    if said.calls:
+    if said.calls and view.legacy_functions:
+        message["function_call"] = function_call(said.calls[0])  # the old shape holds one call
+    elif said.calls:
         message["tool_calls"] = said.calls
-    reason = finish_reason(candidate.get("finishReason"), bool(said.calls)) or "stop"
-    return {"index": index, "message": message, "logprobs": None, "finish_reason": reason}
+    reason = finish_reason(candidate.get("finishReason"), bool(said.calls), view.legacy_functions)
+    return {
+        "index": index,
+        "message": message,
+        "logprobs": logprobs(candidate, view),
+        "finish_reason": reason or "stop",
+    }
 
 
 def images(answer: Body) -> list[tuple[str, str]]:

@@ -234,8 +234,20 @@ def generation_config(request: ChatCompletionRequest, model: str, show_thinking:
     if request.stop:
         config["stopSequences"] = [request.stop] if isinstance(request.stop, str) else request.stop
     config.update(_response_format(request))
+    config.update(_logprobs(request))
     if request.reasoning_effort:
         config["thinkingConfig"] = thinking_config(request.reasoning_effort, model, show_thinking)
+    return config
+
+
+def _logprobs(request: ChatCompletionRequest) -> Body:
+    if request.top_logprobs is not None and not request.logprobs:
+        raise BadRequest("top_logprobs requires logprobs to be true.", "top_logprobs")
+    if not request.logprobs:
+        return {}
+    config: Body = {"responseLogprobs": True}
+    if request.top_logprobs is not None:
+        config["logprobs"] = request.top_logprobs
     return config
 
 

@@ -7,7 +7,7 @@ from starlette.responses import Response
 
 from gempool.gateway.conveniences import apply_conveniences
 from gempool.gateway.errors import Dialect
-from gempool.gateway.openai import images
+from gempool.gateway.openai import images, legacy
 from gempool.gateway.openai.adapters import ChatAdapter
 from gempool.gateway.openai.answers import View
 from gempool.gateway.openai.chat import BadRequest, remote_urls, to_gemini
@@ -45,6 +45,8 @@ def view_of(live: Live, body: ChatCompletionRequest) -> View:
         show_thinking=settings.SHOW_THINKING_PROCESS,
         show_search_link=settings.SHOW_SEARCH_LINK,
         include_usage=include_usage,
+        legacy_functions=legacy.asked(body),
+        logprobs=bool(body.logprobs),
     )
 
 
@@ -53,8 +55,9 @@ async def create(rt: Runtime, live: Live, body: ChatCompletionRequest, base_url:
         return await images.chat(rt, live, body, base_url)
     model = body.model.removeprefix("models/")
     try:
-        fetched = await fetch_all(rt, remote_urls(body))
-        gemini = to_gemini(body, model, fetched, live.settings.SHOW_THINKING_PROCESS)
+        modern = legacy.modern(body)
+        fetched = await fetch_all(rt, remote_urls(modern))
+        gemini = to_gemini(modern, model, fetched, live.settings.SHOW_THINKING_PROCESS)
     except BadRequest as exc:
         return bad_request(exc.message, exc.param)
     call = chat_call(live, body, gemini)

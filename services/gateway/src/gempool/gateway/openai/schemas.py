@@ -63,6 +63,7 @@ class ChatMessage(Open):
     name: str | None = None
     tool_calls: list[ToolCall] | None = None
     tool_call_id: str | None = None
+    function_call: FunctionCall | None = None  # the deprecated form of tool_calls (one call, no id)
 
 
 class FunctionDef(Open):
@@ -121,6 +122,11 @@ class ChatCompletionRequest(Open):
     response_format: ResponseFormat | None = None
     tools: list[Tool] | None = None
     tool_choice: Literal["none", "auto", "required"] | NamedToolChoice | None = None
+    # OpenAI's deprecated forms of tools and tool_choice, still sent by older clients.
+    functions: list[FunctionDef] | None = None
+    function_call: Literal["none", "auto"] | NamedFunction | None = None
+    logprobs: bool | None = None
+    top_logprobs: int | None = Field(default=None, ge=0, le=20)
     user: str | None = None
 
 

@@ -11,7 +11,16 @@ from typing import Any
 
 import orjson
 
-from gempool.gateway.openai.answers import View, candidates, finish_reason, read_parts, sources, usage
+from gempool.gateway.openai.answers import (
+    View,
+    candidates,
+    finish_reason,
+    function_call,
+    read_parts,
+    sources,
+    token_logprobs,
+    usage,
+)
 
 Body = dict[str, Any]
 DONE = b"data: [DONE]\n\n"
@@ -78,8 +87,11 @@ class ChunkWriter:
     last_usage: Body | None = None
     failed: bool = False
 
-    def chunk(self, index: int, delta: Body, finish: str | None = None) -> bytes:
-        choice = {"index": index, "delta": delta, "logprobs": None, "finish_reason": finish}
+    def chunk(
+        self, index: int, delta: Body, finish: str | None = None, tokens: list[Body] | None = None
+    ) -> bytes:
+        logprobs = {"content": tokens, "refusal": None} if tokens is not None else None
+        choice = {"index": index, "delta": delta, "logprobs": logprobs, "finish_reason": finish}
         return frame(self._envelope([choice]))
 
     def _envelope(self, choices: list[Body]) -> Body:
@@ -118,15 +130,18 @@ class ChunkWriter:
         said = read_parts((candidate.get("content") or {}).get("parts") or [], links, self.view)
         reason = candidate.get("finishReason")
         text = said.content + self._sources(choice, candidate, bool(reason))
+        # This event's tokens ride on its text chunk (or on a chunk of their own without text).
+        tokens = token_logprobs(candidate) if self.view.logprobs else None
         if said.reasoning:
             out.append(self.chunk(index, {"reasoning_content": said.reasoning}))
-        if text:
-            out.append(self.chunk(index, {"content": text}))
+        if text or tokens:
+            out.append(self.chunk(index, {"content": text} if text else {}, tokens=tokens))
         for call in said.calls:
             out += self._tool_call(index, choice, call)
         if reason and not choice.finished:
             choice.finished = True
-            out.append(self.chunk(index, {}, finish_reason(reason, choice.calls > 0)))
+            legacy = self.view.legacy_functions
+            out.append(self.chunk(index, {}, finish_reason(reason, choice.calls > 0, legacy)))
         return out
 
     def _sources(self, choice: _Choice, candidate: Body, finishing: bool) -> str:
@@ -140,6 +155,8 @@ class ChunkWriter:
         return choice.sources
 
     def _tool_call(self, index: int, choice: _Choice, call: Body) -> list[bytes]:
+        if self.view.legacy_functions:
+            return self._function_call(index, choice, call)
         head = {k: v for k, v in call.items() if k != "function"}
         head["function"] = {"name": call["function"]["name"], "arguments": ""}
         position = choice.calls
@@ -149,6 +166,15 @@ class ChunkWriter:
             self.chunk(index, {"tool_calls": [{"index": position, **head}]}),
             self.chunk(index, {"tool_calls": [arguments]}),
         ]
+
+    def _function_call(self, index: int, choice: _Choice, call: Body) -> list[bytes]:
+        """The deprecated shape: one call per choice, its name first, then its arguments."""
+        if choice.calls:
+            return []
+        choice.calls = 1
+        head = function_call(call) | {"arguments": ""}
+        arguments = {"arguments": call["function"]["arguments"]}
+        return [self.chunk(index, {"function_call": head}), self.chunk(index, {"function_call": arguments})]
 
     def error(self, message: str) -> bytes:
         self.failed = True
