@@ -20,13 +20,14 @@ KEY = "AIzaSyPanelTestKey0000000000000000000"
 
 @pytest.fixture
 async def gateway(fake_pool: tuple[FakeKeyPool, int]) -> AsyncIterator[httpx.AsyncClient]:
-    _, port = fake_pool
+    pool, port = fake_pool
+    pool.keys = [KEY]  # the gateway's upstream keys come from the keypool
     settings = GatewaySettings(
         KEYPOOL_ADDR=f"127.0.0.1:{port}", CONFIG_ADDR="127.0.0.1:1", IMAGEHOST_ADDR="127.0.0.1:1"
     )
     app = create_app(settings)
     async with app.router.lifespan_context(app):
-        live = LiveSettings(AUTH_TOKEN=ADMIN, ALLOWED_TOKENS=["team-token"], API_KEYS=[KEY])
+        live = LiveSettings(AUTH_TOKEN=ADMIN, ALLOWED_TOKENS=["team-token"])
         app.state.rt.live = Live.build(live)
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://gw") as client:
