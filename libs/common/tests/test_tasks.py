@@ -1,6 +1,8 @@
 """Stopping background tasks, including ones that treat a cancel as an error and go on."""
 
 import asyncio
+from collections.abc import AsyncIterator
+from typing import Any
 
 import grpc
 
@@ -53,14 +55,17 @@ async def test_the_callers_own_cancel_is_not_swallowed() -> None:
 
 
 class OneSnapshot(config_pb2_grpc.ConfigServiceServicer):
-    async def Watch(self, request: config_pb2.WatchRequest, context: grpc.aio.ServicerContext):  # type: ignore[no-untyped-def]
+    async def Watch(
+        self, request: config_pb2.WatchRequest, context: grpc.aio.ServicerContext[Any, Any]
+    ) -> AsyncIterator[config_pb2.WatchResponse]:
         yield config_pb2.WatchResponse(snapshot=config_pb2.SettingsSnapshot(revision=1))
         await asyncio.Event().wait()
 
 
 async def test_follow_settings_ends_when_a_cancel_comes_back_as_an_error() -> None:
     server = grpc.aio.server()
-    config_pb2_grpc.add_ConfigServiceServicer_to_server(OneSnapshot(), server)
+    servicer = OneSnapshot()  # type: ignore[abstract]  # only Watch is needed; the rest answer UNIMPLEMENTED
+    config_pb2_grpc.add_ConfigServiceServicer_to_server(servicer, server)
     port = server.add_insecure_port("127.0.0.1:0")
     await server.start()
     channel = grpc.aio.insecure_channel(f"127.0.0.1:{port}")

@@ -90,7 +90,8 @@ async def running(settings: ConfigServiceSettings, env: Mapping[str, str]) -> As
     port: asyncio.Future[int] = asyncio.get_running_loop().create_future()
     task = asyncio.create_task(serve(settings, stop=stop, ready=port.set_result, env=env))
     try:
-        done, _ = await asyncio.wait({task, port}, timeout=30, return_when=asyncio.FIRST_COMPLETED)
+        either: set[asyncio.Future[Any]] = {task, port}
+        done, _ = await asyncio.wait(either, timeout=30, return_when=asyncio.FIRST_COMPLETED)
         if task in done:
             task.result()  # raises what serve() raised
         async with grpc.aio.insecure_channel(f"127.0.0.1:{port.result()}") as channel:

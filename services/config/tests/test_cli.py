@@ -48,6 +48,7 @@ async def test_reset_admin_token_reaches_a_running_service(
     async with start(env={"AUTH_TOKEN": "forgotten-token"}) as stub:
         stream = stub.Watch(config_pb2.WatchRequest())
         first = await asyncio.wait_for(stream.read(), 5)
+        assert isinstance(first, config_pb2.WatchResponse), first  # not the end of the stream
         assert first.snapshot.values["AUTH_TOKEN"] == '"forgotten-token"'
         code, out, err = await reset_admin_token(settings)
         assert code == 0, err
@@ -55,6 +56,7 @@ async def test_reset_admin_token_reaches_a_running_service(
         assert len(token) >= 32 and "\n" not in token and token not in err
         # the running service polls the revision row and pushes the new token to its watchers
         pushed = await asyncio.wait_for(stream.read(), 2)
+        assert isinstance(pushed, config_pb2.WatchResponse), pushed
         assert pushed.snapshot.values["AUTH_TOKEN"] == json.dumps(token)
         stream.cancel()
     assert settings.ADMIN_TOKEN_FILE.read_text().strip() == token

@@ -11,6 +11,7 @@ from alembic.config import Config
 from alembic.migration import MigrationContext
 from sqlalchemy import ColumnElement, Engine, create_engine, func, insert, inspect, make_url, select, text
 from sqlalchemy.orm import Session
+from sqlalchemy.pool import QueuePool
 
 from gempool.common.live import LiveSettings
 from gempool.config import models
@@ -145,7 +146,8 @@ def test_close_waits_for_a_running_transaction_and_leaves_no_connection_open(pg_
     def slow(session: Session) -> int:
         inside.set()
         release.wait(10)
-        return session.execute(text("SELECT 1")).scalar_one()
+        one: int = session.execute(text("SELECT 1")).scalar_one()
+        return one
 
     results: list[int] = []
     worker = threading.Thread(target=lambda: results.append(store.run(slow)))
@@ -161,7 +163,9 @@ def test_close_waits_for_a_running_transaction_and_leaves_no_connection_open(pg_
     assert results == [1] and not closer.is_alive()
     with pytest.raises(StoreClosed):
         store.run(slow)
-    assert store.engine.pool.checkedout() == 0
+    pool = store.engine.pool
+    assert isinstance(pool, QueuePool)  # PostgreSQL's default pool, the one that counts checkouts
+    assert pool.checkedout() == 0
     name = make_url(pg_url).database
     admin = create_engine(make_url(pg_url).set(database="postgres"))
     try:

@@ -1,6 +1,7 @@
 """Log batches are stored once; logs are listed filtered and paged, and deleted."""
 
 from collections.abc import Callable
+from typing import TypedDict, Unpack
 
 from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session
@@ -10,6 +11,16 @@ from gempool.config import logquery, models, tokenstore
 from gempool.config.store import Store
 
 T0 = 1_767_225_600.0  # 2026-01-01T00:00:00Z
+
+
+class Filter(TypedDict, total=False):
+    """The LogFilter fields these tests filter by."""
+
+    since_unix: float
+    until_unix: float
+    model: str
+    failed_only: bool
+    id: int
 
 
 def requests(n: int, **fields: object) -> list[config_pb2.RequestLog]:
@@ -45,11 +56,11 @@ def test_list_filter_page_and_delete(make_store: Callable[..., Store]) -> None:
     ]
     store.write_logs([], errors)
 
-    def listed(page_size: int = 50, before_id: int = 0, **f: object) -> config_pb2.ListRequestLogsResponse:
+    def listed(
+        page_size: int = 50, before_id: int = 0, **f: Unpack[Filter]
+    ) -> config_pb2.ListRequestLogsResponse:
         request = config_pb2.ListRequestLogsRequest(
-            filter=config_pb2.LogFilter(**f),
-            page_size=page_size,
-            before_id=before_id,  # type: ignore[arg-type]
+            filter=config_pb2.LogFilter(**f), page_size=page_size, before_id=before_id
         )
         return store.run(logquery.list_requests, request)
 

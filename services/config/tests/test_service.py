@@ -5,7 +5,7 @@ import json
 import logging
 from collections.abc import Callable
 from contextlib import AbstractAsyncContextManager
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeAlias
 
 import grpc
 import pytest
@@ -40,7 +40,10 @@ def history(engine: Engine) -> list[tuple[str, str | None, str, str]]:
         return [(r.name, r.old, r.new, r.actor) for r in session.execute(query)]
 
 
-async def next_snapshot(stream: grpc.aio.UnaryStreamCall, within: float = 1.0) -> config_pb2.SettingsSnapshot:
+Watching: TypeAlias = grpc.aio.UnaryStreamCall[config_pb2.WatchRequest, config_pb2.WatchResponse]
+
+
+async def next_snapshot(stream: Watching, within: float = 1.0) -> config_pb2.SettingsSnapshot:
     message = await asyncio.wait_for(stream.read(), within)
     assert isinstance(message, config_pb2.WatchResponse), message
     return message.snapshot

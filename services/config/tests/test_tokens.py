@@ -5,7 +5,7 @@ import hashlib
 import json
 from collections.abc import Callable
 from contextlib import AbstractAsyncContextManager
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeAlias
 
 import grpc
 from sqlalchemy import Engine, text
@@ -19,7 +19,10 @@ Starter = Callable[..., AbstractAsyncContextManager["ConfigServiceAsyncStub"]]
 ENV = {"AUTH_TOKEN": "admin-secret", "ALLOWED_TOKENS": "team-a-token, team-b-token"}
 
 
-async def next_snapshot(stream: grpc.aio.UnaryStreamCall) -> config_pb2.SettingsSnapshot:
+Watching: TypeAlias = grpc.aio.UnaryStreamCall[config_pb2.WatchRequest, config_pb2.WatchResponse]
+
+
+async def next_snapshot(stream: Watching) -> config_pb2.SettingsSnapshot:
     message = await asyncio.wait_for(stream.read(), 1.0)
     assert isinstance(message, config_pb2.WatchResponse), message
     return message.snapshot

@@ -60,7 +60,7 @@ def test_round_trip(make_store: Callable[..., Store], other_store: Store) -> Non
     assert (again.settings_changed, again.keys_added, again.keys_updated, again.tokens_added) == (0, 0, 0, 0)
 
 
-BAD = {
+BAD: dict[str, dict[str, Any]] = {
     "document": {"format": "other"},
     "MAX_RETRIES": {"settings": {"MAX_RETRIES": "lots"}},
     "keys[0]": {"keys": [{"api_key": "AIzaSyNEW0000000000000000000", "status": "sleeping"}]},

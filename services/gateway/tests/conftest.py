@@ -4,6 +4,7 @@ import uuid
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import grpc
 import pytest
@@ -40,7 +41,9 @@ class FakeKeyPool(keypool_pb2_grpc.KeyPoolServiceServicer):
     leases: list[kp.LeaseRequest] = field(default_factory=list)
     sessions: bool = True
 
-    async def Lease(self, request: kp.LeaseRequest, context: grpc.aio.ServicerContext) -> kp.LeaseResponse:
+    async def Lease(
+        self, request: kp.LeaseRequest, context: grpc.aio.ServicerContext[Any, Any]
+    ) -> kp.LeaseResponse:
         self.leases.append(request)
         ready = [k for k in self.keys if key_id(k) not in request.exclude_key_ids]
         if not ready:
@@ -48,7 +51,9 @@ class FakeKeyPool(keypool_pb2_grpc.KeyPoolServiceServicer):
         key = ready[0]
         return kp.LeaseResponse(lease=kp.Lease(key_id=key_id(key), api_key=key))
 
-    async def Report(self, request: kp.ReportRequest, context: grpc.aio.ServicerContext) -> kp.ReportResponse:
+    async def Report(
+        self, request: kp.ReportRequest, context: grpc.aio.ServicerContext[Any, Any]
+    ) -> kp.ReportResponse:
         self.reports.append(request)
         status = request.http_status
         if status == 200 and not request.empty_answer:
@@ -58,7 +63,7 @@ class FakeKeyPool(keypool_pb2_grpc.KeyPoolServiceServicer):
         return kp.ReportResponse(verdict=kp.VERDICT_TRANSIENT, retry=True)
 
     async def Session(
-        self, request_iterator: AsyncIterator[kp.SessionRequest], context: grpc.aio.ServicerContext
+        self, request_iterator: AsyncIterator[kp.SessionRequest], context: grpc.aio.ServicerContext[Any, Any]
     ) -> AsyncIterator[kp.SessionResponse]:
         if not self.sessions:
             await context.abort(grpc.StatusCode.UNIMPLEMENTED, "an older keypool")
@@ -69,7 +74,7 @@ class FakeKeyPool(keypool_pb2_grpc.KeyPoolServiceServicer):
                 yield kp.SessionResponse(id=message.id, report=await self.Report(message.report, context))
 
     async def ReportBatch(
-        self, request: kp.ReportBatchRequest, context: grpc.aio.ServicerContext
+        self, request: kp.ReportBatchRequest, context: grpc.aio.ServicerContext[Any, Any]
     ) -> kp.ReportBatchResponse:
         self.reports.extend(request.reports)
         return kp.ReportBatchResponse(accepted=len(request.reports))
@@ -94,7 +99,7 @@ def upstream() -> Iterator[Running]:
 
 @pytest.fixture
 async def fake_pool() -> AsyncIterator[tuple[FakeKeyPool, int]]:
-    pool = FakeKeyPool()
+    pool = FakeKeyPool()  # type: ignore[abstract]  # no admin RPCs (ListKeys...): they answer UNIMPLEMENTED
     server = grpc.aio.server()
     keypool_pb2_grpc.add_KeyPoolServiceServicer_to_server(pool, server)
     port = server.add_insecure_port("127.0.0.1:0")

@@ -160,7 +160,7 @@ def test_tts_model_gets_audio_and_the_default_voice_and_nothing_else() -> None:
         "speechConfig": {"voiceConfig": {"prebuiltVoiceConfig": {"voiceName": "Kore"}}},
     }
     assert "tools" not in body and "safetySettings" not in body
-    own = {"generationConfig": {"speechConfig": {"multiSpeakerVoiceConfig": {}}}}
+    own: dict[str, Any] = {"generationConfig": {"speechConfig": {"multiSpeakerVoiceConfig": {}}}}
     _, body = apply("gemini-2.5-flash-preview-tts", PROMPT | own)
     assert body["generationConfig"]["speechConfig"] == {"multiSpeakerVoiceConfig": {}}
 
@@ -202,7 +202,7 @@ def test_may_apply_says_when_the_body_must_be_parsed(model: str, kw: dict[str, A
 
 def test_may_apply_never_misses_a_change() -> None:
     """Whenever apply_conveniences changes something, may_apply said so beforehand."""
-    cases = [
+    cases: list[tuple[str, dict[str, Any]]] = [
         ("gemini-2.5-flash", {"TOOLS_CODE_EXECUTION_ENABLED": True}),
         ("gemini-2.5-pro", {"URL_CONTEXT_ENABLED": True, "URL_CONTEXT_MODELS": ["gemini-2.5-pro"]}),
         ("gemini-2.5-pro", {"THINKING_BUDGET_MAP": {"gemini-2.5-pro": 1024}}),

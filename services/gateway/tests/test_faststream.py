@@ -51,7 +51,10 @@ async def test_slow_answer_gets_keep_alives_then_one_event(
     try:
         response = await fake_stream(runtime, live(runtime, 0.1), stream_call())
         assert isinstance(response, StreamingResponse) and response.status_code == 200
-        chunks = [c async for c in response.body_iterator]  # type: ignore[misc]
+        chunks: list[bytes] = []
+        async for chunk in response.body_iterator:
+            assert isinstance(chunk, bytes)
+            chunks.append(chunk)
     finally:
         upstream.fake.rules.models.clear()
     keep_alives = [c for c in chunks if c == b"\n"]

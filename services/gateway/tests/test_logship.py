@@ -5,6 +5,7 @@ import contextlib
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import grpc
 import pytest
@@ -33,7 +34,7 @@ class FakeConfig(config_pb2_grpc.ConfigServiceServicer):
     lose_answers: int = 0
 
     async def WriteLogs(
-        self, request: config_pb2.WriteLogsRequest, context: grpc.aio.ServicerContext
+        self, request: config_pb2.WriteLogsRequest, context: grpc.aio.ServicerContext[Any, Any]
     ) -> config_pb2.WriteLogsResponse:
         self.calls += 1
         if self.down:
@@ -53,7 +54,7 @@ class FakeConfig(config_pb2_grpc.ConfigServiceServicer):
 
 @pytest.fixture
 async def config() -> AsyncIterator[tuple[FakeConfig, grpc.aio.Channel]]:
-    fake = FakeConfig()
+    fake = FakeConfig()  # type: ignore[abstract]  # WriteLogs alone; the rest answer UNIMPLEMENTED
     server = grpc.aio.server()
     config_pb2_grpc.add_ConfigServiceServicer_to_server(fake, server)
     port = server.add_insecure_port("127.0.0.1:0")

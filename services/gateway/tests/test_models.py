@@ -11,7 +11,7 @@ from gempool.gateway.runtime import Live, Runtime
 
 from .conftest import FakeKeyPool
 
-UPSTREAM = [
+UPSTREAM: list[dict[str, Any]] = [
     {"name": "models/gemini-2.5-flash", "displayName": "Gemini 2.5 Flash", "inputTokenLimit": 1048576},
     {"name": "models/gemini-2.5-pro", "displayName": "Gemini 2.5 Pro"},
     {"name": "models/old-model", "displayName": "Old"},

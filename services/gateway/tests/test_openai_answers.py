@@ -1,6 +1,6 @@
 """Gemini answers and stream events -> OpenAI chat completions and chunks (pure translation)."""
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator, AsyncIterator
 from typing import Any
 
 import orjson
@@ -233,6 +233,7 @@ async def test_a_client_leaving_the_stream_closes_the_upstream_relay_at_once() -
 
     adapter = ChatAdapter(None, view(), "http://gw", streaming=True)  # type: ignore[arg-type]
     chunks = adapter._translate(relay())
+    assert isinstance(chunks, AsyncGenerator)  # what a caller closes early
     assert (await anext(chunks)).startswith(b"data: ")
     await chunks.aclose()
     assert closed == [True]
@@ -316,7 +317,7 @@ LOGPROBS = {
 
 
 def test_logprobs_result_becomes_logprobs_content() -> None:
-    candidate = {"logprobsResult": LOGPROBS, "avgLogprobs": -0.25}
+    candidate: dict[str, Any] = {"logprobsResult": LOGPROBS, "avgLogprobs": -0.25}
     choice = completion(answer([{"text": "Olé"}], **candidate), view(logprobs=True), {})["choices"][0]
     assert choice["logprobs"] == {
         "content": [

@@ -99,7 +99,7 @@ def test_response_formats() -> None:
 
 
 def test_images_by_data_url_and_by_fetched_http_url() -> None:
-    request = {
+    request: dict[str, Any] = {
         "messages": [
             {
                 "role": "user",

@@ -2,7 +2,7 @@ import asyncio
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeAlias
 
 import grpc
 import httpx
@@ -27,10 +27,11 @@ def make_settings(tmp_path: Path, **overrides: Any) -> ImageHostSettings:
         "PUBLIC_BASE_URL": "https://gw.example",
         "SHUTDOWN_GRACE_SECONDS": 0.1,
     } | overrides
-    return ImageHostSettings(_env_file=None, **values)
+    return ImageHostSettings(_env_file=None, **values)  # type: ignore[call-arg]
 
 
-Started = AbstractAsyncContextManager[imagehost_pb2_grpc.ImageHostServiceStub]
+Stub: TypeAlias = "imagehost_pb2_grpc.ImageHostServiceAsyncStub"  # what the stub is on an aio channel
+Started = AbstractAsyncContextManager[Stub]
 
 
 @pytest.fixture
@@ -42,7 +43,7 @@ def start_imagehost(tmp_path: Path) -> Callable[..., Started]:
         client: httpx.AsyncClient | None = None,
         registry: CollectorRegistry | None = None,
         **overrides: Any,
-    ) -> AsyncIterator[imagehost_pb2_grpc.ImageHostServiceStub]:
+    ) -> AsyncIterator[Stub]:
         stop = asyncio.Event()
         port: asyncio.Future[int] = asyncio.get_running_loop().create_future()
         task = asyncio.create_task(
@@ -68,6 +69,6 @@ def start_imagehost(tmp_path: Path) -> Callable[..., Started]:
 @pytest.fixture
 async def stub(
     start_imagehost: Callable[..., Started],
-) -> AsyncIterator[imagehost_pb2_grpc.ImageHostServiceStub]:
+) -> AsyncIterator[Stub]:
     async with start_imagehost() as connected:
         yield connected

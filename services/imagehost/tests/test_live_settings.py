@@ -4,6 +4,7 @@ import asyncio
 import json
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager
+from typing import Any, TypeAlias
 
 import grpc
 import httpx
@@ -12,7 +13,7 @@ import pytest
 from gempool.api.config.v1 import config_pb2, config_pb2_grpc
 from gempool.api.imagehost.v1 import imagehost_pb2, imagehost_pb2_grpc
 
-Stub = imagehost_pb2_grpc.ImageHostServiceStub
+Stub: TypeAlias = "imagehost_pb2_grpc.ImageHostServiceAsyncStub"  # what the stub is on an aio channel
 Start = Callable[..., AbstractAsyncContextManager[Stub]]
 
 
@@ -23,7 +24,7 @@ class FakeConfig(config_pb2_grpc.ConfigServiceServicer):
         self.snapshots: asyncio.Queue[dict[str, object]] = asyncio.Queue()
 
     async def Watch(
-        self, request: config_pb2.WatchRequest, context: grpc.aio.ServicerContext
+        self, request: config_pb2.WatchRequest, context: grpc.aio.ServicerContext[Any, Any]
     ) -> AsyncIterator[config_pb2.WatchResponse]:
         revision = 0
         while True:

@@ -3,6 +3,7 @@
 from collections.abc import Callable
 from contextlib import AbstractAsyncContextManager
 from pathlib import Path
+from typing import TypeAlias
 
 import grpc
 import pytest
@@ -12,7 +13,7 @@ from gempool.api.imagehost.v1 import imagehost_pb2, imagehost_pb2_grpc
 from gempool.imagehost.media import MAX_UPLOAD_BYTES
 
 PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 64
-Stub = imagehost_pb2_grpc.ImageHostServiceStub
+Stub: TypeAlias = "imagehost_pb2_grpc.ImageHostServiceAsyncStub"  # what the stub is on an aio channel
 Start = Callable[..., AbstractAsyncContextManager[Stub]]
 
 

@@ -42,7 +42,7 @@ def quota_failure(quota_id: str) -> dict[str, object]:
     }
 
 
-HELP = {
+HELP: dict[str, object] = {
     "@type": "type.googleapis.com/google.rpc.Help",
     "links": [
         {

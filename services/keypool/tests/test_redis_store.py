@@ -1,5 +1,6 @@
 """What only the Redis store promises: round trips."""
 
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from gempool.keypool.store import RedisStore
@@ -8,7 +9,7 @@ from gempool.keypool.store import RedisStore
 async def test_a_batch_of_successes_is_one_round_trip(redis_store: RedisStore) -> None:
     await redis_store.success("warm", "m")  # loads the script
     sent: list[Any] = []
-    execute = redis_store.redis.execute_command
+    execute: Callable[..., Awaitable[Any]] = redis_store.redis.execute_command
 
     async def counting(*args: Any, **options: Any) -> Any:
         sent.append(args[0])

@@ -3,6 +3,7 @@
 import asyncio
 import json
 from collections import Counter
+from typing import TypedDict, Unpack
 
 from gempool.api.config.v1 import config_pb2
 from gempool.api.keypool.v1 import keypool_pb2 as pb
@@ -40,8 +41,25 @@ RATE_LIMITED_1S = RATE_LIMITED.replace(b'"39s"', b'"1s"')
 KEYS = [f"AIzaSyTest{i:02d}-abcdefghijklmnopqrstu" for i in range(3)]
 
 
-async def lease(kp: Harness, model: str = "gemini-2.5-flash", **kw: object) -> pb.LeaseResponse:
-    return await kp.stub.Lease(pb.LeaseRequest(model=model, **kw))  # type: ignore[arg-type]
+class LeaseOptions(TypedDict, total=False):
+    """The LeaseRequest fields a test may set besides the model."""
+
+    pool: pb.Pool.ValueType
+    exclude_key_ids: list[str]
+    tag: str
+    want_key_id: str
+
+
+class KeyOptions(TypedDict, total=False):
+    """What FakeConfig.add_keys takes besides the keys."""
+
+    kind: config_pb2.KeyKind.ValueType
+    tags: list[str]
+    status: config_pb2.KeyStatus.ValueType
+
+
+async def lease(kp: Harness, model: str = "gemini-2.5-flash", **kw: Unpack[LeaseOptions]) -> pb.LeaseResponse:
+    return await kp.stub.Lease(pb.LeaseRequest(model=model, **kw))
 
 
 async def report(
@@ -52,13 +70,15 @@ async def report(
     )
 
 
-async def leased_ids(kp: Harness, n: int, **kw: object) -> list[str]:
-    return [(await lease(kp, **kw)).lease.key_id for _ in range(n)]
+async def leased_ids(
+    kp: Harness, n: int, model: str = "gemini-2.5-flash", **kw: Unpack[LeaseOptions]
+) -> list[str]:
+    return [(await lease(kp, model, **kw)).lease.key_id for _ in range(n)]
 
 
-async def with_keys(kp: Harness, api_keys: list[str], **kw: object) -> list[str]:
+async def with_keys(kp: Harness, api_keys: list[str], **kw: Unpack[KeyOptions]) -> list[str]:
     """Add keys in the config service and wait until the keypool leases from them."""
-    ids = kp.fake.add_keys(api_keys, **kw)  # type: ignore[arg-type]
+    ids = kp.fake.add_keys(api_keys, **kw)
     pool = kw.get("kind", 0)
 
     async def loaded() -> bool:

@@ -111,7 +111,7 @@ async def test_clear_restores_retired_and_cooling_keys(store: Store) -> None:
     await store.failure("b", "500")
     assert (await store.lease(RING, "m", [])).key_id is None
     await store.clear(["a", "b"])
-    assert sorted(await lease_many(store, 2)) == ["a", "b"]
+    assert sorted(await lease_many(store, 2), key=str) == ["a", "b"]
     live = await store.live(["a", "b"])
     assert live["a"].retired is None and live["b"].cooldowns == [] and live["b"].failures == 0
 
