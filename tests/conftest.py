@@ -2,8 +2,9 @@
 
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Protocol
 
 import grpc
 import psycopg
@@ -46,7 +47,12 @@ def redis_prefix() -> Iterator[str]:
     client.close()
 
 
-StackFactory = Callable[..., Stack]
+class StackFactory(Protocol):
+    """What ``make_stack`` gives: start a stack (or, with ``replica_of``, a replica) and wait for it."""
+
+    def __call__(
+        self, env: dict[str, str], *, logs: str = ..., expect_keys: int = ..., replica_of: Stack | None = ...
+    ) -> Stack: ...
 
 
 @pytest.fixture(scope="module")

@@ -16,6 +16,8 @@ from google.genai import errors, types
 from gempool.common.devstack import Stack
 from gempool.fakegemini.server import Running
 
+from .conftest import StackFactory
+
 ADMIN = "admin-secret-token-e2e"
 TEAM = "team-token-1"
 KEYS = ["ok-alpha-key-0001", "ok-beta-key-0002", "invalid-gamma-key-0003"]
@@ -40,7 +42,7 @@ def env(upstream: Running, pg_url: str, redis_prefix: str) -> dict[str, str]:
 
 
 @pytest.fixture(scope="module")
-def stack(make_stack, env: dict[str, str]) -> Stack:  # type: ignore[no-untyped-def]
+def stack(make_stack: StackFactory, env: dict[str, str]) -> Stack:
     return make_stack(env, expect_keys=len(KEYS))
 
 
@@ -160,7 +162,9 @@ def test_team_token_created_once_then_used_with_the_sdk(stack: Stack, admin: htt
     assert tokens["allowed-token-1"]["hint"] == "***(12)"  # seeded from ALLOWED_TOKENS
 
     def logged() -> list[dict[str, Any]]:
-        return admin.get("/logs/requests", params={"token": "team-sdk"}).json()["entries"]
+        reply = admin.get("/logs/requests", params={"token": "team-sdk"})
+        entries: list[dict[str, Any]] = reply.json()["entries"]
+        return entries
 
     entries = eventually(lambda: len(logged()) >= 3 and logged())
     by_status = sorted(e["status"] for e in entries)
@@ -175,7 +179,7 @@ def test_team_token_created_once_then_used_with_the_sdk(stack: Stack, admin: htt
 
 
 @pytest.fixture(scope="module")
-def other(make_stack, stack: Stack, env: dict[str, str]) -> Stack:  # type: ignore[no-untyped-def]
+def other(make_stack: StackFactory, stack: Stack, env: dict[str, str]) -> Stack:
     """One more keypool and gateway on the same config service and Redis."""
     return make_stack(env, logs="replica", expect_keys=len(KEYS), replica_of=stack)
 
@@ -185,7 +189,11 @@ def test_rate_limit_holds_across_two_gateways(stack: Stack, other: Stack, admin:
     if 60 - time.time() % 60 < 10:  # the count is per minute: run it all inside one window
         time.sleep(60 - time.time() % 60)
     for gateway in (stack, other):  # a 401 (token not known there yet) is not counted
-        assert eventually(lambda g=gateway: generate(g, secret).status_code == 200)
+
+        def answered(g: Stack = gateway) -> bool:
+            return generate(g, secret).status_code == 200
+
+        assert eventually(answered)
     answers = [generate(gateway, secret) for gateway in (stack, other, other, stack)]
     assert [a.status_code for a in answers] == [200, 200, 429, 429]
     over = answers[2]
@@ -250,7 +258,8 @@ def test_keys_bulk_add_disable_verify_reset_delete(admin: httpx.Client) -> None:
     assert added.json() == {"received": 301, "added": 300, "existing": 1}
 
     def listed(**params: Any) -> dict[str, Any]:
-        return admin.get("/keys", params={"page_size": 1000, **params}).json()
+        page: dict[str, Any] = admin.get("/keys", params={"page_size": 1000, **params}).json()
+        return page
 
     assert eventually(lambda: listed()["total"] == len(KEYS) + 300, 10)
     page = listed()
@@ -282,7 +291,9 @@ def test_error_logs_stats_and_deletes(stack: Stack, admin: httpx.Client) -> None
         assert generate(stack, TEAM, text=f"stats {n}").status_code == 200
 
     def errors_since() -> list[dict[str, Any]]:
-        return admin.get("/logs/errors", params={"since": started - 60}).json()["entries"]
+        reply = admin.get("/logs/errors", params={"since": started - 60})
+        entries: list[dict[str, Any]] = reply.json()["entries"]
+        return entries
 
     stats = eventually(
         lambda: (s := admin.get("/stats", params={"bucket": "minute"}).json())["total"]["calls"] >= 6 and s

@@ -9,6 +9,8 @@ from google.genai import errors, types
 from gempool.common.devstack import Stack
 from gempool.fakegemini.server import Running
 
+from .conftest import StackFactory
+
 TOKEN = "team-token-1"
 KEYS = ["ok-alpha", "ok-beta", "invalid-gamma"]
 
@@ -16,7 +18,7 @@ pytestmark = pytest.mark.e2e
 
 
 @pytest.fixture(scope="module")
-def stack(make_stack, upstream: Running, pg_url: str, redis_prefix: str) -> Stack:  # type: ignore[no-untyped-def]
+def stack(make_stack: StackFactory, upstream: Running, pg_url: str, redis_prefix: str) -> Stack:
     env = {
         "API_KEYS": '["' + '","'.join(KEYS) + '"]',
         "ALLOWED_TOKENS": f'["{TOKEN}"]',

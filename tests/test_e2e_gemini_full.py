@@ -18,6 +18,8 @@ from gempool.common.devstack import Stack
 from gempool.fakegemini.behaviour import Behaviour
 from gempool.fakegemini.server import Running
 
+from .conftest import StackFactory
+
 TOKEN = "team-token-full"
 OTHER_TOKEN = "team-token-other"
 KEYS = ["ok-free-1", "ok-free-2"]
@@ -28,7 +30,7 @@ pytestmark = pytest.mark.e2e
 
 
 @pytest.fixture(scope="module")
-def stack(make_stack, upstream: Running, pg_url: str, redis_prefix: str) -> Stack:  # type: ignore[no-untyped-def]
+def stack(make_stack: StackFactory, upstream: Running, pg_url: str, redis_prefix: str) -> Stack:
     env = {
         "API_KEYS": ",".join(KEYS),
         "PAID_KEY": PAID,

@@ -14,6 +14,8 @@ import pytest
 from gempool.common.devstack import Stack
 from gempool.fakegemini.server import Running
 
+from .conftest import StackFactory
+
 TEAM = "spool-team-token"
 KEYS = ["ok-spool-key-0001", "ok-spool-key-0002"]
 
@@ -21,7 +23,7 @@ pytestmark = pytest.mark.e2e
 
 
 @pytest.fixture(scope="module")
-def stack(make_stack, upstream: Running, pg_url: str, redis_prefix: str) -> Stack:  # type: ignore[no-untyped-def]
+def stack(make_stack: StackFactory, upstream: Running, pg_url: str, redis_prefix: str) -> Stack:
     env = {
         "API_KEYS": ",".join(KEYS),
         "ALLOWED_TOKENS": TEAM,

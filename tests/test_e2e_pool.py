@@ -19,6 +19,8 @@ from gempool.common.keys import key_id
 from gempool.fakegemini.behaviour import Behaviour
 from gempool.fakegemini.server import Running
 
+from .conftest import StackFactory
+
 TOKEN = "pool-team-token"
 HEALTHY = ["ok-k1", "ok-k2", "ok-k3", "ok-k4"]
 BAD = ["invalid-k5", "leaked-k6", "quota-k7", "overload-k8"]
@@ -63,7 +65,9 @@ def start_redis(port: int) -> "subprocess.Popen[bytes]":
 
 
 @pytest.fixture(scope="module")
-def replicas(make_stack, upstream: Running, pg_url: str, redis_server: PrivateRedis) -> list[Stack]:  # type: ignore[no-untyped-def]
+def replicas(
+    make_stack: StackFactory, upstream: Running, pg_url: str, redis_server: PrivateRedis
+) -> list[Stack]:
     env = {
         "API_KEYS": ",".join(HEALTHY + BAD),
         "ALLOWED_TOKENS": TOKEN,
