@@ -15,6 +15,12 @@ import openai
 import orjson
 import pytest
 import schemathesis
+from openai.types.chat import (
+    ChatCompletionContentPartImageParam,
+    ChatCompletionFunctionToolParam,
+    ChatCompletionMessageFunctionToolCallParam,
+)
+from schemathesis.core.result import Ok
 from schemathesis.generation.modes import GenerationMode
 
 from gempool.common.devstack import Stack
@@ -22,13 +28,15 @@ from gempool.fakegemini.answers import PNG_1PX
 from gempool.fakegemini.server import Running
 from gempool.gateway.openai import toolids
 
+from .conftest import StackFactory
+
 TOKEN = "team-token-1"
 KEYS = ["ok-alpha", "ok-beta"]
 PAID = "ok-paid"
 
 pytestmark = pytest.mark.e2e
 
-WEATHER = {
+WEATHER: ChatCompletionFunctionToolParam = {
     "type": "function",
     "function": {
         "name": "get_weather",
@@ -44,7 +52,7 @@ WEATHER = {
 
 
 @pytest.fixture(scope="module")
-def stack(make_stack, upstream: Running, pg_url: str, redis_prefix: str) -> Stack:  # type: ignore[no-untyped-def]
+def stack(make_stack: StackFactory, upstream: Running, pg_url: str, redis_prefix: str) -> Stack:
     env = {
         "API_KEYS": '["' + '","'.join(KEYS) + '"]',
         "PAID_KEY": PAID,
@@ -163,7 +171,10 @@ def test_images_by_data_url_and_http_url(client: openai.OpenAI, upstream: Runnin
 
 
 def test_unreachable_image_url_is_a_400(client: openai.OpenAI, upstream: Running) -> None:
-    image = {"type": "image_url", "image_url": {"url": "http://127.0.0.1:9/nothing.png"}}
+    image: ChatCompletionContentPartImageParam = {
+        "type": "image_url",
+        "image_url": {"url": "http://127.0.0.1:9/nothing.png"},
+    }
     with pytest.raises(openai.BadRequestError) as caught:
         client.chat.completions.create(
             model="gemini-2.5-flash", messages=[{"role": "user", "content": [image]}]
@@ -193,8 +204,8 @@ def tool_turn(
         content += (delta.content or "") if delta else ""
         for call in (delta.tool_calls or ()) if delta else ():
             if call.id:
-                calls.append({"id": call.id, "name": call.function.name, "arguments": ""})  # type: ignore[union-attr]
-            calls[call.index]["arguments"] += call.function.arguments or ""  # type: ignore[union-attr]
+                calls.append({"id": call.id, "name": call.function.name, "arguments": ""})
+            calls[call.index]["arguments"] += call.function.arguments or ""
     assert finish == ("tool_calls" if calls else "stop")
     return content or None, calls
 
@@ -231,7 +242,7 @@ def test_tool_round_trip_keeps_the_thought_signature(
 
 
 def test_upstream_400_is_an_openai_400_with_googles_message(client: openai.OpenAI) -> None:
-    forged = {
+    forged: ChatCompletionMessageFunctionToolCallParam = {
         "id": "call_1.ts.Zm9yZ2Vk",
         "type": "function",
         "function": {"name": "get_weather", "arguments": "{}"},
@@ -244,7 +255,7 @@ def test_upstream_400_is_an_openai_400_with_googles_message(client: openai.OpenA
                 {"role": "assistant", "tool_calls": [forged]},
                 {"role": "tool", "tool_call_id": "call_1.ts.Zm9yZ2Vk", "content": "sunny"},
             ],
-            tools=[WEATHER],  # type: ignore[list-item]
+            tools=[WEATHER],
         )
     assert caught.value.status_code == 400 and "thought_signature" in caught.value.message
 
@@ -425,7 +436,10 @@ FUZZED = r"^/v1/(chat/completions|embeddings|images/generations|audio/speech|mod
 def test_schemathesis_finds_no_server_error(stack: Stack, mode: GenerationMode) -> None:
     """Bodies made from the gateway's own OpenAPI, valid and not: never a 5xx, never a hang."""
     schema = schemathesis.openapi.from_url(f"{stack.gateway_url}/openapi.json").include(path_regex=FUZZED)
-    operations = [result.ok() for result in schema.get_all_operations()]
+    operations = []
+    for result in schema.get_all_operations():
+        assert isinstance(result, Ok), result.err()
+        operations.append(result.ok())
     assert len(operations) == 6
     failures: list[str] = []
     for operation in operations:
