@@ -60,6 +60,9 @@ async def create(rt: Runtime, live: Live, body: ChatCompletionRequest, base_url:
         gemini = to_gemini(modern, model, fetched, live.settings.SHOW_THINKING_PROCESS)
     except BadRequest as exc:
         return bad_request(exc.message, exc.param)
-    call = chat_call(live, body, gemini)
+    try:
+        call = chat_call(live, body, gemini)
+    except orjson.JSONEncodeError:  # an integer beyond 64 bits (a seed, a schema's bound)
+        return bad_request("The request holds an integer too large for the upstream (beyond 64 bits).")
     call.adapter = ChatAdapter(rt, view_of(live, body), base_url, bool(body.stream))
     return await forward(rt, live, call)
