@@ -97,8 +97,10 @@ def fresh_upstream(upstream: Running) -> None:
 
 
 @pytest.fixture
-def client(stack: Stack) -> openai.OpenAI:
-    return openai.OpenAI(base_url=f"{stack.gateway_url}/v1", api_key=TOKEN, max_retries=0)
+def client(stack: Stack) -> Iterator[openai.OpenAI]:
+    # Closed after each test: a client left to the garbage collector leaves its sockets open.
+    with openai.OpenAI(base_url=f"{stack.gateway_url}/v1", api_key=TOKEN, max_retries=0) as made:
+        yield made
 
 
 def sent(upstream: Running, method: str = "") -> dict[str, Any]:
@@ -239,6 +241,134 @@ def test_tool_round_trip_keeps_the_thought_signature(
     assert content == 'Result of get_weather: {"temp_c":21}' and not calls
     model_turn = sent(upstream)["contents"][1]
     assert model_turn["parts"][0]["thoughtSignature"] in upstream.fake.signatures
+
+
+def test_legacy_function_round_trip(client: openai.OpenAI, upstream: Running) -> None:
+    """functions / function_call (older LangChain, some agents): call -> function result -> answer."""
+    messages: list[Any] = [{"role": "user", "content": "Weather in Paris?"}]
+    reply = client.chat.completions.create(
+        model="gemini-3-pro-preview", messages=messages, functions=[WEATHER["function"]], function_call="auto"
+    )
+    choice = reply.choices[0]
+    call = choice.message.function_call
+    assert choice.finish_reason == "function_call" and choice.message.tool_calls is None
+    assert (
+        call is not None and call.name == "get_weather" and orjson.loads(call.arguments) == {"city": "sample"}
+    )
+    body = sent(upstream)
+    assert body["tools"] == [
+        {
+            "functionDeclarations": [
+                {
+                    "name": "get_weather",
+                    "description": "The weather in a city.",
+                    "parametersJsonSchema": WEATHER["function"]["parameters"],
+                }
+            ]
+        }
+    ]
+    assert body["toolConfig"] == {"functionCallingConfig": {"mode": "AUTO"}}
+    # The client keeps the message as the SDK parsed it (the signature rides in extra_content).
+    messages.append(choice.message.model_dump(exclude_none=True))
+    messages.append({"role": "function", "name": "get_weather", "content": '{"temp_c": 21}'})
+    reply = client.chat.completions.create(
+        model="gemini-3-pro-preview", messages=messages, functions=[WEATHER["function"]]
+    )
+    assert reply.choices[0].finish_reason == "stop" and reply.choices[0].message.function_call is None
+    assert reply.choices[0].message.content == 'Result of get_weather: {"temp_c":21}'
+    model_turn, result = sent(upstream)["contents"][1:]
+    assert model_turn["role"] == "model" and model_turn["parts"][0]["functionCall"] == {
+        "name": "get_weather",
+        "args": {"city": "sample"},
+    }
+    assert model_turn["parts"][0]["thoughtSignature"] in upstream.fake.signatures
+    assert result == {
+        "role": "user",
+        "parts": [{"functionResponse": {"name": "get_weather", "response": {"temp_c": 21}}}],
+    }
+
+
+def test_streamed_legacy_function_call(client: openai.OpenAI, upstream: Running) -> None:
+    name, arguments, finish = "", "", None
+    for chunk in client.chat.completions.create(
+        model="gemini-2.5-flash",
+        messages=[{"role": "user", "content": "Weather in Paris?"}],
+        functions=[WEATHER["function"]],
+        function_call={"name": "get_weather"},
+        stream=True,
+    ):
+        delta = chunk.choices[0].delta
+        assert delta.tool_calls is None
+        finish = chunk.choices[0].finish_reason or finish
+        if delta.function_call is not None:
+            assert not (name and delta.function_call.name), "the name comes once, first"
+            name += delta.function_call.name or ""
+            arguments += delta.function_call.arguments or ""
+    assert (name, orjson.loads(arguments), finish) == ("get_weather", {"city": "sample"}, "function_call")
+    assert sent(upstream, "streamGenerateContent")["toolConfig"] == {
+        "functionCallingConfig": {"mode": "ANY", "allowedFunctionNames": ["get_weather"]}
+    }
+
+
+def test_tools_and_functions_together_are_a_400(client: openai.OpenAI, upstream: Running) -> None:
+    with pytest.raises(openai.BadRequestError) as caught:
+        client.chat.completions.create(
+            model="gemini-2.5-flash",
+            messages=[{"role": "user", "content": "x"}],
+            tools=[WEATHER],
+            functions=[WEATHER["function"]],
+        )
+    assert caught.value.param == "functions" and not upstream.fake.calls
+
+
+def test_logprobs(client: openai.OpenAI, upstream: Running) -> None:
+    reply = client.chat.completions.create(
+        model="gemini-2.5-flash",
+        messages=[{"role": "user", "content": "Olé"}],
+        logprobs=True,
+        top_logprobs=2,
+    )
+    choice = reply.choices[0]
+    assert choice.message.content == "Echo: Olé part1 part2"
+    assert choice.logprobs is not None and choice.logprobs.content is not None
+    tokens = choice.logprobs.content
+    assert "".join(t.token for t in tokens) == choice.message.content
+    assert [t.token for t in tokens[0].top_logprobs] == ["Echo:", " alt1"]
+    assert tokens[0].top_logprobs[0].logprob == tokens[0].logprob == -0.125
+    assert tokens[1].token == " Olé" and bytes(tokens[1].bytes or []).decode() == " Olé"
+    assert sent(upstream)["generationConfig"] == {"responseLogprobs": True, "logprobs": 2}
+    with pytest.raises(openai.BadRequestError) as caught:
+        client.chat.completions.create(
+            model="gemini-2.5-flash", messages=[{"role": "user", "content": "x"}], top_logprobs=2
+        )
+    assert caught.value.param == "top_logprobs"
+
+
+def test_logprobs_stream(client: openai.OpenAI, upstream: Running) -> None:
+    chunks = list(
+        client.chat.completions.create(
+            model="gemini-2.5-flash",
+            messages=[{"role": "user", "content": "stream me"}],
+            logprobs=True,
+            top_logprobs=1,
+            stream=True,
+        )
+    )
+    texts = [c.choices[0].delta.content for c in chunks if c.choices and c.choices[0].delta.content]
+    per_chunk = [
+        [t.token for t in c.choices[0].logprobs.content or ()]
+        for c in chunks
+        if c.choices and c.choices[0].logprobs is not None
+    ]
+    assert texts == ["Echo: stream me", " part1", " part2"]
+    assert per_chunk == [["Echo:", " stream", " me"], [" part1"], [" part2"]]  # each chunk its own tokens
+    first = next(c.choices[0].logprobs for c in chunks if c.choices and c.choices[0].logprobs)
+    assert first is not None and first.content is not None
+    assert [t.token for t in first.content[0].top_logprobs] == ["Echo:"]
+    assert sent(upstream, "streamGenerateContent")["generationConfig"] == {
+        "responseLogprobs": True,
+        "logprobs": 1,
+    }
 
 
 def test_upstream_400_is_an_openai_400_with_googles_message(client: openai.OpenAI) -> None:
