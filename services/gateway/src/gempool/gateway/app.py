@@ -76,7 +76,7 @@ async def _http_error(request: Request, exc: Exception) -> Response:
     if request.url.path.startswith("/api/admin/"):  # the panel's own API keeps FastAPI's shape
         return JSONResponse({"detail": exc.detail}, status_code=exc.status_code, headers=exc.headers)
     if exc.status_code == 404:
-        message = f"{request.method} {request.url.path} is not a gempool or Gemini API path."
+        message = f"{request.method} {request.url.path} is not a path of this gateway (see /docs)."
     elif exc.status_code == 405:
         message = f"{request.url.path} does not accept {request.method}."
     else:
