@@ -79,11 +79,10 @@ async def leased_ids(
 async def with_keys(kp: Harness, api_keys: list[str], **kw: Unpack[KeyOptions]) -> list[str]:
     """Add keys in the config service and wait until the keypool leases from them."""
     ids = kp.fake.add_keys(api_keys, **kw)
-    pool = kw.get("kind", 0)
 
     async def loaded() -> bool:
         listed = await kp.stub.ListKeys(pb.ListKeysRequest(page_size=1000))
-        return {k.key_id for k in listed.keys} >= set(ids) and pool is not None
+        return {k.key_id for k in listed.keys} >= set(ids)
 
     await eventually(loaded)
     return ids

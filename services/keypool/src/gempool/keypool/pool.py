@@ -45,19 +45,23 @@ class KeyPool:
         self.live, self.proxies = live, tuple(live.PROXIES)
 
     async def load(self, records: Sequence[KeyRecord], revision: int) -> None:
-        """Adopt the config service's key list (at ``revision``) and share its rings."""
-        self.records = {r.key_id: r for r in records}
-        self.sorted_ids = sorted(self.records)
-        self.revision = revision
-        await self._forget_stale_marks()
-        await self.store.sync_rings(revision, build_rings(self.records.values()))
+        """Adopt the config service's key list (at ``revision``) and share its rings.
+
+        The new keys are listed only once the rings hold them, so a key ListKeys shows can be
+        leased; while the rings change, a lease may get an old or a new key and knows both.
+        """
+        adopted = {r.key_id: r for r in records}
+        self.records = self.records | adopted
+        await self._forget_stale_marks(adopted)
+        await self.store.sync_rings(revision, build_rings(adopted.values()))
+        self.records, self.sorted_ids, self.revision = adopted, sorted(adopted), revision
         self.metrics.reloads.inc()
 
-    async def _forget_stale_marks(self) -> None:
+    async def _forget_stale_marks(self, records: dict[str, KeyRecord]) -> None:
         """Drop retirement marks of keys re-enabled in the config service since, or removed."""
         stale = []
         for key_id, mark in (await self.store.retired_marks()).items():
-            rec = self.records.get(key_id)
+            rec = records.get(key_id)
             if rec is None or (rec.active and rec.changed_at > mark.at):
                 stale.append(key_id)
         if stale:
