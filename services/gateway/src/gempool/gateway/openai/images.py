@@ -61,6 +61,23 @@ def images_of(answer: Any) -> list[Image]:
     return found + answers.images(answer)
 
 
+def why_no_image(answer: Any) -> str:
+    """What to tell a client that got no image (gemini-balance FAQ 11: users could not tell why)."""
+    base = "The model returned no image for this prompt"
+    if isinstance(answer, dict):
+        for prediction in answer.get("predictions") or ():
+            if isinstance(prediction, dict) and prediction.get("raiFilteredReason"):
+                return f"{base}: {prediction['raiFilteredReason']}"
+        feedback = answer.get("promptFeedback")
+        if isinstance(feedback, dict) and feedback.get("blockReason"):
+            return f"{base}: Google blocked the prompt ({feedback['blockReason']})."
+        for candidate in answer.get("candidates") or ():
+            reason = candidate.get("finishReason") if isinstance(candidate, dict) else None
+            if reason and reason != "STOP":
+                return f"{base}: Google withheld it (finishReason {reason})."
+    return f"{base}. Google's safety filters often withhold images without saying why; try rephrasing it."
+
+
 def image_call(model: str, prompt: str, n: int, size: str | None, adapter: OpenAIAdapter) -> Call:
     method, body = upstream_request(model, prompt, n, size)
     return Call(
@@ -82,9 +99,10 @@ class ImagesAdapter(OpenAIAdapter):
         self.rt, self.base_url, self.as_url = rt, base_url, as_url
 
     def success(self, body: bytes, content_type: str) -> Response:
-        found = images_of(_loads(body))
+        answer = _loads(body)
+        found = images_of(answer)
         if not found:
-            return error_response(Dialect.OPENAI, 400, "The model returned no image for this prompt.")
+            return error_response(Dialect.OPENAI, 400, why_no_image(answer))
 
         async def render() -> bytes:
             links = await upload_all(self.rt, found, self.base_url) if self.as_url else {}
@@ -122,12 +140,13 @@ class ImageChatAdapter(OpenAIAdapter):
         self.rt, self.view, self.base_url, self.streaming = rt, view, base_url, streaming
 
     def success(self, body: bytes, content_type: str) -> Response:
-        found = images_of(_loads(body))
+        answer = _loads(body)
+        found = images_of(answer)
 
         async def content() -> str:
             links = await upload_all(self.rt, found, self.base_url)
             parts = [answers.part_text({"inlineData": {"mimeType": m, "data": d}}, links) for m, d in found]
-            return "".join(parts).strip() or "The model returned no image for this prompt."
+            return "".join(parts).strip() or why_no_image(answer)
 
         if self.streaming:
             return StreamingResponse(
