@@ -1,9 +1,11 @@
 """Per-token request limits: a sliding 60 s window shared by every gateway through Redis."""
 
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 
 import pytest
 import redis
+from redis import asyncio as aioredis
 
 from gempool.gateway.ratelimit import MemoryLimiter, RateLimiter, RedisLimiter
 
@@ -19,24 +21,32 @@ class Clock:
         return self.now
 
 
+@asynccontextmanager
+async def client(url: str = REDIS_URL) -> AsyncIterator[aioredis.Redis]:
+    """A gateway's Redis client (the runtime owns it, not the limiter)."""
+    connection = aioredis.Redis.from_url(url, socket_timeout=1.0, socket_connect_timeout=1.0)
+    try:
+        yield connection
+    finally:
+        await connection.aclose()
+
+
 @pytest.fixture
 async def replicas(redis_prefix: str) -> AsyncIterator[tuple[Clock, list[RedisLimiter]]]:
     """Two gateways on one Redis, both following one test clock."""
     clock = Clock()
-    limiters = [RedisLimiter(REDIS_URL, redis_prefix, clock=clock) for _ in range(2)]
-    yield clock, limiters
-    for limiter in limiters:
-        await limiter.aclose()
+    async with client() as first, client() as second:
+        yield clock, [RedisLimiter(c, redis_prefix, clock=clock) for c in (first, second)]
 
 
 @pytest.fixture(params=["redis", "memory"])
 async def one(request: pytest.FixtureRequest, redis_prefix: str) -> AsyncIterator[tuple[Clock, RateLimiter]]:
     clock = Clock()
-    limiter: RateLimiter = MemoryLimiter(clock)
-    if request.param == "redis":
-        limiter = RedisLimiter(REDIS_URL, redis_prefix, clock=clock)
-    yield clock, limiter
-    await limiter.aclose()
+    if request.param == "memory":
+        yield clock, MemoryLimiter(clock)
+        return
+    async with client() as connection:
+        yield clock, RedisLimiter(connection, redis_prefix, clock=clock)
 
 
 async def test_no_60s_span_holds_more_than_the_limit_across_a_boundary(
@@ -95,18 +105,14 @@ async def test_a_lowered_limit_waits_for_enough_requests_to_leave(one: tuple[Clo
 
 
 async def test_redis_clock_by_default(redis_prefix: str) -> None:
-    limiter = RedisLimiter(REDIS_URL, redis_prefix)
-    try:
+    async with client() as connection:
+        limiter = RedisLimiter(connection, redis_prefix)
         assert [await limiter.hit("token:1", 2) for _ in range(2)] == [0.0, 0.0]
         assert 59.0 < await limiter.hit("token:1", 2) <= 60.0
-    finally:
-        await limiter.aclose()
 
 
 async def test_redis_down_lets_requests_through() -> None:
-    limiter = RedisLimiter("redis://127.0.0.1:1/0", "x:")
-    try:
+    async with client("redis://127.0.0.1:1/0") as connection:
+        limiter = RedisLimiter(connection, "x:")
         assert await limiter.hit("token:1", 1) == 0.0
         assert await limiter.hit("token:1", 1) == 0.0
-    finally:
-        await limiter.aclose()

@@ -82,14 +82,14 @@ class MemoryLimiter:
 class RedisLimiter:
     def __init__(
         self,
-        url: str,
+        redis: aioredis.Redis,
         prefix: str,
         registry: CollectorRegistry | None = None,
         clock: Clock | None = None,
     ) -> None:
-        """``clock`` (seconds) replaces Redis's clock: for tests that step through time."""
-        self._redis = aioredis.Redis.from_url(url, socket_timeout=1.0, socket_connect_timeout=1.0)
-        self._script = self._redis.register_script(HIT)
+        """On the gateway's Redis client (its owner closes it). ``clock`` (seconds) replaces Redis's
+        clock: for tests that step through time."""
+        self._script = redis.register_script(HIT)
         self._prefix, self._clock = prefix, clock
         self._failures = Counter(
             "gempool_gateway_ratelimit_errors",
@@ -112,8 +112,10 @@ class RedisLimiter:
         return wait_ms / 1000
 
     async def aclose(self) -> None:
-        await self._redis.aclose()
+        return None  # the client belongs to the runtime
 
 
-def make_limiter(redis_url: str, prefix: str, registry: CollectorRegistry | None = None) -> RateLimiter:
-    return RedisLimiter(redis_url, prefix, registry) if redis_url else MemoryLimiter()
+def make_limiter(
+    redis: aioredis.Redis | None, prefix: str, registry: CollectorRegistry | None = None
+) -> RateLimiter:
+    return RedisLimiter(redis, prefix, registry) if redis is not None else MemoryLimiter()

@@ -75,7 +75,7 @@ class Runtime:
         self.metrics = metrics
         self.live: Live | None = None
         self._channels: list[grpc.aio.Channel] = []
-        self.redis: aioredis.Redis | None = None  # the admin sign-in's (the limiter keeps its own)
+        self.redis: aioredis.Redis | None = None  # request limits, admin sign-ins and sessions
         self.login_throttle: LoginThrottle = MemoryThrottle()
         self.admin_sessions = SessionCache()
 
@@ -109,16 +109,16 @@ class Runtime:
         )
         self.logs.start()
         redis_url, prefix = self.settings.REDIS_URL, self.settings.REDIS_PREFIX
-        self.limiter = make_limiter(redis_url, prefix, self.metrics.registry)
+        if redis_url:
+            self.redis = aioredis.Redis.from_url(redis_url, socket_timeout=1.0, socket_connect_timeout=1.0)
+        self.limiter = make_limiter(self.redis, prefix, self.metrics.registry)
         self.file_mirror = FileMirror(file_store(self), redis_url, prefix) if redis_url else None
         if self.file_mirror is not None:
             self.file_mirror.start()
-        self._open_admin(redis_url, prefix)
+        self._open_admin(prefix)
 
-    def _open_admin(self, redis_url: str, prefix: str) -> None:
+    def _open_admin(self, prefix: str) -> None:
         """Failed admin sign-ins and ended sessions, shared through Redis when there is one."""
-        if redis_url:
-            self.redis = aioredis.Redis.from_url(redis_url, socket_timeout=1.0, socket_connect_timeout=1.0)
         self.login_throttle = make_throttle(self.redis, prefix, self.metrics)
         revocations = Revocations(self.redis, prefix, self.metrics) if self.redis is not None else None
         self.admin_sessions = SessionCache(revocations)
