@@ -27,8 +27,8 @@ import redis
 from gempool.api.keypool.v1 import keypool_pb2 as pb
 from gempool.api.keypool.v1 import keypool_pb2_grpc
 from gempool.common.runner import run
-from gempool.gateway.poolclient import PoolClient
-from gempool.gateway.reporter import Reporter
+from gempool.gateway.pipeline.poolclient import PoolClient
+from gempool.gateway.pipeline.reporter import Reporter
 from gempool.keypool.testing import FakeConfig, start_fake_config
 
 MODELS = ("gemini-2.5-flash", "gemini-2.5-pro")

@@ -9,7 +9,7 @@ from starlette.routing import Route
 from starlette.types import Receive, Scope, Send
 
 from gempool.fakegemini.server import Running
-from gempool.gateway.fastpath import NativeFastPath
+from gempool.gateway.pipeline.fastpath import NativeFastPath
 
 from .conftest import FakeKeyPool
 from .gateway_app import TOKEN, gateway_client

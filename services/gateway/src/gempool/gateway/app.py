@@ -13,13 +13,15 @@ from starlette.responses import JSONResponse, RedirectResponse, Response
 from gempool.api.imagehost.v1 import imagehost_pb2
 from gempool.common.tasks import stop_tasks
 from gempool.common.watch import follow_settings
-from gempool.gateway import admin, gemini, vertex
+from gempool.gateway.access.auth import presented_token
+from gempool.gateway.admin import api as admin_api
 from gempool.gateway.admin import panel
-from gempool.gateway.auth import presented_token
 from gempool.gateway.errors import Dialect, error_response
-from gempool.gateway.fastpath import GatewayApp
 from gempool.gateway.metrics import GatewayMetrics
+from gempool.gateway.native import routes as gemini
+from gempool.gateway.native import vertex
 from gempool.gateway.openai import routes as openai_routes
+from gempool.gateway.pipeline.fastpath import GatewayApp
 from gempool.gateway.runtime import Runtime
 from gempool.gateway.settings import GatewaySettings
 
@@ -46,7 +48,7 @@ def create_app(settings: GatewaySettings, registry: CollectorRegistry | None = N
     # ones, so native requests never pay for matching them. Routes are added as they are, not
     # through include_router, whose wrapper costs every later request tens of microseconds.
     app.router.routes.extend(openai_routes.models_router(rt, {r.path: r.endpoint for r in native}).routes)
-    app.include_router(admin.router())
+    app.include_router(admin_api.router())
     app.include_router(panel.router())
     app.router.routes.extend(native)
     app.router.routes.extend(vertex.routes(rt))

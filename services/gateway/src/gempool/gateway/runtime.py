@@ -14,20 +14,20 @@ from gempool.api.imagehost.v1 import imagehost_pb2_grpc
 from gempool.api.keypool.v1 import keypool_pb2_grpc
 from gempool.common.live import LiveSettings
 from gempool.common.logs import set_level
-from gempool.gateway.adminsessions import Revocations, SessionCache
-from gempool.gateway.auth import TokenSet
-from gempool.gateway.filestore import store as file_store
-from gempool.gateway.filesync import FileMirror
-from gempool.gateway.loginthrottle import LoginThrottle, MemoryThrottle, make_throttle
-from gempool.gateway.logship import LogShipper
-from gempool.gateway.logspool import Spool
+from gempool.gateway.access.auth import TokenSet
+from gempool.gateway.access.loginthrottle import LoginThrottle, MemoryThrottle, make_throttle
+from gempool.gateway.access.ratelimit import make_limiter
+from gempool.gateway.access.tokens import Callers
+from gempool.gateway.admin.sessioncache import Revocations, SessionCache
+from gempool.gateway.logs.ship import LogShipper
+from gempool.gateway.logs.spool import Spool
 from gempool.gateway.metrics import GatewayMetrics
-from gempool.gateway.poolclient import PoolClient
-from gempool.gateway.ratelimit import make_limiter
-from gempool.gateway.reporter import Reporter
+from gempool.gateway.native.files.store import store as file_store
+from gempool.gateway.native.files.sync import FileMirror
+from gempool.gateway.pipeline.poolclient import PoolClient
+from gempool.gateway.pipeline.reporter import Reporter
+from gempool.gateway.pipeline.upstream import UpstreamClients, api_root
 from gempool.gateway.settings import GatewaySettings
-from gempool.gateway.tokens import Callers
-from gempool.gateway.upstream import UpstreamClients, api_root
 
 log = logging.getLogger(__name__)
 

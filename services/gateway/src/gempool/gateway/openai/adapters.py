@@ -7,12 +7,12 @@ import orjson
 from starlette.responses import Response, StreamingResponse
 from starlette.types import Receive, Scope, Send
 
-from gempool.gateway.adapter import STREAM_HEADERS, Adapter
 from gempool.gateway.errors import Dialect, error_response
 from gempool.gateway.openai import answers
 from gempool.gateway.openai.failures import upstream_error
 from gempool.gateway.openai.media import upload_all
 from gempool.gateway.openai.stream import ChunkWriter, SseReader
+from gempool.gateway.pipeline.adapter import STREAM_HEADERS, Adapter
 from gempool.gateway.runtime import Runtime
 
 JSON = "application/json"

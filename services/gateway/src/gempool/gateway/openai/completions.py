@@ -5,8 +5,8 @@ from typing import Any
 import orjson
 from starlette.responses import Response
 
-from gempool.gateway.conveniences import apply_conveniences
 from gempool.gateway.errors import Dialect
+from gempool.gateway.native.conveniences import apply_conveniences
 from gempool.gateway.openai import images, legacy
 from gempool.gateway.openai.adapters import ChatAdapter
 from gempool.gateway.openai.answers import View
@@ -14,7 +14,7 @@ from gempool.gateway.openai.chat import BadRequest, remote_urls, to_gemini
 from gempool.gateway.openai.failures import bad_request
 from gempool.gateway.openai.media import fetch_all
 from gempool.gateway.openai.schemas import ChatCompletionRequest
-from gempool.gateway.proxy import Call, forward
+from gempool.gateway.pipeline.proxy import Call, forward
 from gempool.gateway.runtime import Live, Runtime
 
 

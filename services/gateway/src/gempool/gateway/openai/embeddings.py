@@ -10,7 +10,7 @@ from starlette.responses import Response
 from gempool.gateway.errors import Dialect, error_response
 from gempool.gateway.openai.adapters import OpenAIAdapter, json_response
 from gempool.gateway.openai.schemas import EmbeddingRequest
-from gempool.gateway.proxy import Call, forward
+from gempool.gateway.pipeline.proxy import Call, forward
 from gempool.gateway.runtime import Live, Runtime
 
 

@@ -13,13 +13,13 @@ import orjson
 from starlette.responses import Response, StreamingResponse
 
 from gempool.api.keypool.v1 import keypool_pb2 as kp
-from gempool.gateway.adapter import STREAM_HEADERS
 from gempool.gateway.errors import Dialect, error_response
 from gempool.gateway.openai import answers, stream
 from gempool.gateway.openai.adapters import Deferred, OpenAIAdapter
 from gempool.gateway.openai.media import upload_all
 from gempool.gateway.openai.schemas import ChatCompletionRequest, ImageRequest
-from gempool.gateway.proxy import Call, forward
+from gempool.gateway.pipeline.adapter import STREAM_HEADERS
+from gempool.gateway.pipeline.proxy import Call, forward
 from gempool.gateway.runtime import Live, Runtime
 
 RATIOS = {"1:1": 1.0, "3:4": 0.75, "4:3": 4 / 3, "9:16": 9 / 16, "16:9": 16 / 9}

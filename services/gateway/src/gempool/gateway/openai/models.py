@@ -5,8 +5,8 @@ from typing import Any
 import orjson
 from starlette.responses import Response
 
-from gempool.gateway import models as native
 from gempool.gateway.errors import Dialect, error_response
+from gempool.gateway.native import models as native
 from gempool.gateway.openai.failures import upstream_error
 from gempool.gateway.runtime import Live, Runtime
 

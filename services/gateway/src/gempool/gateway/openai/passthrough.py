@@ -9,9 +9,9 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from gempool.gateway.errors import Dialect, error_response
-from gempool.gateway.gemini import authorize, query_without_key
+from gempool.gateway.native.routes import authorize, query_without_key
 from gempool.gateway.openai.adapters import OpenAIAdapter
-from gempool.gateway.proxy import Call, forward
+from gempool.gateway.pipeline.proxy import Call, forward
 from gempool.gateway.runtime import Runtime
 
 PASSTHROUGH = OpenAIAdapter()

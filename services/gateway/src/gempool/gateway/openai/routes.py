@@ -12,9 +12,9 @@ from pydantic import BaseModel, ValidationError
 from starlette.requests import Request
 from starlette.responses import Response
 
-from gempool.gateway.auth import presented_token
+from gempool.gateway.access.auth import presented_token
 from gempool.gateway.errors import Dialect
-from gempool.gateway.gemini import authorize
+from gempool.gateway.native.routes import authorize
 from gempool.gateway.openai import completions, embeddings, images, models, passthrough, speech
 from gempool.gateway.openai.failures import invalid_body
 from gempool.gateway.openai.schemas import (

@@ -12,11 +12,11 @@ from starlette.responses import Response
 
 from gempool.common.live import LiveSettings
 from gempool.gateway.errors import Dialect, error_response
+from gempool.gateway.native.pace import pace_for, spoken
 from gempool.gateway.openai import audio
 from gempool.gateway.openai.adapters import OpenAIAdapter
 from gempool.gateway.openai.schemas import SpeechRequest
-from gempool.gateway.pace import pace_for, spoken
-from gempool.gateway.proxy import Call, forward
+from gempool.gateway.pipeline.proxy import Call, forward
 from gempool.gateway.runtime import Live, Runtime
 
 # Gemini's prebuilt voices; OpenAI's names (alloy, nova, ...) fall back to TTS_VOICE_NAME.
