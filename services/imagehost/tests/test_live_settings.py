@@ -22,6 +22,13 @@ class FakeConfig(config_pb2_grpc.ConfigServiceServicer):
 
     def __init__(self) -> None:
         self.snapshots: asyncio.Queue[dict[str, object]] = asyncio.Queue()
+        self.errors: list[config_pb2.ErrorLog] = []
+
+    async def WriteLogs(
+        self, request: config_pb2.WriteLogsRequest, context: grpc.aio.ServicerContext[Any, Any]
+    ) -> config_pb2.WriteLogsResponse:
+        self.errors.extend(request.errors)
+        return config_pb2.WriteLogsResponse(stored=len(request.errors))
 
     async def Watch(
         self, request: config_pb2.WatchRequest, context: grpc.aio.ServicerContext[Any, Any]
@@ -39,7 +46,7 @@ class FakeConfig(config_pb2_grpc.ConfigServiceServicer):
 @pytest.fixture
 async def fake_config() -> AsyncIterator[tuple[FakeConfig, str]]:
     server = grpc.aio.server()
-    fake = FakeConfig()  # type: ignore[abstract]  # only Watch is needed
+    fake = FakeConfig()  # type: ignore[abstract]  # only Watch and WriteLogs are needed
     config_pb2_grpc.add_ConfigServiceServicer_to_server(fake, server)
     port = server.add_insecure_port("127.0.0.1:0")
     await server.start()
@@ -78,18 +85,20 @@ async def test_upload_provider_changes_live(
             await wait_for_provider(stub, "local")
 
 
-async def test_unconfigured_remote_provider_is_failed_precondition(
+async def test_unconfigured_remote_provider_keeps_the_image_locally_and_says_why(
     start_imagehost: Start, fake_config: tuple[FakeConfig, str]
 ) -> None:
     fake, addr = fake_config
     async with start_imagehost(CONFIG_ADDR=addr) as stub:
         await fake.snapshots.put({"UPLOAD_PROVIDER": "picgo"})
         for _ in range(100):
-            try:
-                await stub.Upload(imagehost_pb2.UploadRequest(data=b"GIF89a", mime_type="image/gif"))
-            except grpc.aio.AioRpcError as exc:
-                assert exc.code() == grpc.StatusCode.FAILED_PRECONDITION
-                assert "PICGO_API_KEY" in (exc.details() or "")
-                return
+            if fake.errors:
+                break
+            up = await stub.Upload(imagehost_pb2.UploadRequest(data=b"GIF89a", mime_type="image/gif"))
+            assert up.provider == "local" and up.url.startswith("https://gw.example/images/")
             await asyncio.sleep(0.05)
-    raise AssertionError("picgo was never selected")
+        else:
+            raise AssertionError("picgo was never selected")
+    record = fake.errors[0]
+    assert record.error_code == "IMAGE_UPLOAD_FAILED:picgo"
+    assert "PICGO_API_KEY is empty" in record.message and "local" in record.message

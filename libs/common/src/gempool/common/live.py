@@ -174,13 +174,63 @@ class LiveSettings(BaseModel):
     STREAM_CHUNK_SIZE: int = _field(5, "stream", "Characters per piece of a long text.", ge=1)
     # --- images
     UPLOAD_PROVIDER: str = _field(
-        "local", "images", "Where generated images go: local, smms, picgo, cloudflare_imgbed."
+        "local",
+        "images",
+        "Where generated images go: local, smms, picgo, cloudflare_imgbed, aliyun_oss, s3. When the "
+        "chosen host fails, the image is kept with local.",
     )
     SMMS_SECRET_TOKEN: str = _field("", "images", "SM.MS token.", extra={"secret": True})
     PICGO_API_KEY: str = _field("", "images", "PicGo API key.", extra={"secret": True})
+    PICGO_API_URL: str = _field(
+        "https://www.picgo.net/api/1/upload", "images", "PicGo (Chevereto) upload URL."
+    )
     CLOUDFLARE_IMGBED_URL: str = _field("", "images", "CloudFlare ImgBed upload URL.")
     CLOUDFLARE_IMGBED_AUTH_CODE: str = _field(
         "", "images", "CloudFlare ImgBed auth code.", extra={"secret": True}
+    )
+    CLOUDFLARE_IMGBED_UPLOAD_FOLDER: str = _field(
+        "", "images", "CloudFlare ImgBed folder for uploads (its uploadFolder); empty: the root."
+    )
+    OSS_ENDPOINT: str = _field(
+        "", "images", "Aliyun OSS public endpoint, e.g. oss-cn-shanghai.aliyuncs.com (image links use it)."
+    )
+    OSS_ENDPOINT_INNER: str = _field(
+        "", "images", "Aliyun OSS internal endpoint for the upload itself (same VPC); empty: OSS_ENDPOINT."
+    )
+    OSS_ACCESS_KEY: str = _field("", "images", "Aliyun AccessKey ID.")
+    OSS_ACCESS_KEY_SECRET: str = _field("", "images", "Aliyun AccessKey secret.", extra={"secret": True})
+    OSS_BUCKET_NAME: str = _field("", "images", "Aliyun OSS bucket (public-read for image links).")
+    OSS_REGION: str = _field(
+        "", "images", "Aliyun OSS region, e.g. cn-shanghai; empty: read from OSS_ENDPOINT."
+    )
+    S3_ENDPOINT_URL: str = _field(
+        "", "images", "S3-compatible endpoint (R2, MinIO, Ceph); empty: AWS S3 in S3_REGION."
+    )
+    S3_REGION: str = _field("us-east-1", "images", "S3 region (R2: auto).")
+    S3_BUCKET_NAME: str = _field("", "images", "S3 bucket for generated images.")
+    S3_ACCESS_KEY: str = _field("", "images", "S3 access key id.")
+    S3_SECRET_KEY: str = _field("", "images", "S3 secret access key.", extra={"secret": True})
+    S3_PUBLIC_URL: str = _field(
+        "", "images", "Base URL image links use (a CDN or public bucket domain); empty: the endpoint's."
+    )
+    S3_PATH_STYLE: bool = _field(
+        False, "images", "Address the bucket in the path (MinIO, Ceph) instead of the host name."
+    )
+    UPLOAD_RETRIES: int = _field(
+        2,
+        "images",
+        "Extra tries of an upload that failed for a passing reason (network, 5xx, 429).",
+        ge=0,
+        le=5,
+    )
+    LOCAL_IMAGE_MAX_AGE_HOURS: float = _field(
+        168,
+        "images",
+        "Images kept by the local provider are deleted after this many hours; 0 keeps them.",
+        ge=0,
+    )
+    LOCAL_IMAGE_MAX_TOTAL_MB: float = _field(
+        1024, "images", "The local image folder is kept under this size, oldest first; 0: no limit.", ge=0
     )
     # --- logs
     LOG_LEVEL: str = _field("INFO", "logs", "DEBUG, INFO, WARNING or ERROR.")

@@ -25,6 +25,18 @@ class ProviderNotConfigured(ProviderError):
     """The selected provider lacks a setting it needs (token, URL)."""
 
 
+class TransientProviderError(ProviderError):
+    """A failure that may pass on its own (network, timeout, HTTP 429 or 5xx): worth another try."""
+
+
+def raise_for_status(status: int, detail: str) -> None:
+    """ProviderError for an HTTP error answer; transient for 429 and 5xx."""
+    if status == 429 or status >= 500:
+        raise TransientProviderError(f"answered HTTP {status}{detail}")
+    if status >= 400:
+        raise ProviderError(f"answered HTTP {status}{detail}")
+
+
 class Provider(Protocol):
     name: str
 
@@ -54,6 +66,31 @@ class LocalStore:
         mime = media.mime_of_name(name)
         data = await asyncio.to_thread((self.directory / name).read_bytes)
         return data, mime
+
+    def sweep(self, max_age: float, max_bytes: int, now: float) -> int:
+        """Delete files older than ``max_age`` seconds (0: no age limit), then the oldest until the
+        folder holds at most ``max_bytes`` (0: no size limit). Returns how many were deleted."""
+        files = sorted(self._files())  # (mtime, size, path), oldest first
+        deleted, total = 0, sum(size for _, size, _ in files)
+        for mtime, size, path in files:
+            too_old = max_age > 0 and now - mtime > max_age
+            too_big = max_bytes > 0 and total > max_bytes
+            if not (too_old or too_big):
+                break  # newer files are neither older nor needed for the size
+            with contextlib.suppress(FileNotFoundError):
+                path.unlink()
+                deleted += 1
+            total -= size
+        return deleted
+
+    def _files(self) -> list[tuple[float, int, Path]]:
+        found = []
+        with os.scandir(self.directory) as entries:
+            for entry in entries:
+                if entry.is_file(follow_symlinks=False) and not entry.name.startswith("."):
+                    stat = entry.stat(follow_symlinks=False)
+                    found.append((stat.st_mtime, stat.st_size, Path(entry.path)))
+        return found
 
     def _write(self, name: str, data: bytes) -> None:
         # Write beside, then rename: a reader never sees half a file.

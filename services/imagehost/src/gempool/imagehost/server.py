@@ -8,11 +8,14 @@ import grpc
 import httpx
 from prometheus_client import CollectorRegistry
 
+from gempool.api.config.v1 import config_pb2_grpc
 from gempool.api.imagehost.v1 import imagehost_pb2_grpc
 from gempool.common import grpcserver
 from gempool.common.tasks import stop_tasks
 from gempool.common.watch import follow_settings
+from gempool.imagehost.errorlog import UploadErrors
 from gempool.imagehost.providers import LocalStore
+from gempool.imagehost.retention import sweep_forever
 from gempool.imagehost.service import ImageHostServicer, Metrics
 from gempool.imagehost.settings import ImageHostSettings
 
@@ -38,9 +41,13 @@ async def serve(
     async with contextlib.AsyncExitStack() as stack:
         if client is None:
             client = await stack.enter_async_context(httpx.AsyncClient(timeout=UPLOAD_TIMEOUT))
-        servicer = ImageHostServicer(local, client, Metrics(registry))
         channel = await stack.enter_async_context(grpc.aio.insecure_channel(settings.CONFIG_ADDR))
+        errors = UploadErrors(config_pb2_grpc.ConfigServiceStub(channel))
+        stack.push_async_callback(errors.close)
+        metrics = Metrics(registry)
+        servicer = ImageHostServicer(local, client, metrics, errors)
         watcher = asyncio.create_task(follow_settings(channel, servicer.apply_snapshot))
+        sweeper = asyncio.create_task(sweep_forever(local, lambda: servicer.live, metrics))
         try:
             await grpcserver.serve(
                 name="imagehost",
@@ -56,4 +63,4 @@ async def serve(
                 ready=ready,
             )
         finally:
-            await stop_tasks(watcher)
+            await stop_tasks(watcher, sweeper)
