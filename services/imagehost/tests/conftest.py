@@ -1,4 +1,5 @@
 import asyncio
+import json
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from pathlib import Path
@@ -9,6 +10,7 @@ import httpx
 import pytest
 from prometheus_client import CollectorRegistry
 
+from gempool.api.config.v1 import config_pb2, config_pb2_grpc
 from gempool.api.imagehost.v1 import imagehost_pb2_grpc
 from gempool.imagehost.server import serve
 from gempool.imagehost.settings import ImageHostSettings
@@ -72,3 +74,42 @@ async def stub(
 ) -> AsyncIterator[Stub]:
     async with start_imagehost() as connected:
         yield connected
+
+
+class FakeConfig(config_pb2_grpc.ConfigServiceServicer):
+    """Sends one snapshot per queued settings map, then holds the stream open."""
+
+    def __init__(self) -> None:
+        self.snapshots: asyncio.Queue[dict[str, object]] = asyncio.Queue()
+        self.errors: list[config_pb2.ErrorLog] = []
+
+    async def WriteLogs(
+        self, request: config_pb2.WriteLogsRequest, context: grpc.aio.ServicerContext[Any, Any]
+    ) -> config_pb2.WriteLogsResponse:
+        self.errors.extend(request.errors)
+        return config_pb2.WriteLogsResponse(stored=len(request.errors))
+
+    async def Watch(
+        self, request: config_pb2.WatchRequest, context: grpc.aio.ServicerContext[Any, Any]
+    ) -> AsyncIterator[config_pb2.WatchResponse]:
+        revision = 0
+        while True:
+            values = await self.snapshots.get()
+            revision += 1
+            wire = {k: json.dumps(v) for k, v in values.items()}
+            yield config_pb2.WatchResponse(
+                snapshot=config_pb2.SettingsSnapshot(values=wire, revision=revision)
+            )
+
+
+@pytest.fixture
+async def fake_config() -> AsyncIterator[tuple[FakeConfig, str]]:
+    server = grpc.aio.server()
+    fake = FakeConfig()  # type: ignore[abstract]  # only Watch and WriteLogs are needed
+    config_pb2_grpc.add_ConfigServiceServicer_to_server(fake, server)
+    port = server.add_insecure_port("127.0.0.1:0")
+    await server.start()
+    try:
+        yield fake, f"127.0.0.1:{port}"
+    finally:
+        await server.stop(0)

@@ -1,59 +1,20 @@
 """The service follows UPLOAD_PROVIDER from a (fake, in-process) config service."""
 
 import asyncio
-import json
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from contextlib import AbstractAsyncContextManager
-from typing import Any, TypeAlias
+from typing import TypeAlias
 
-import grpc
 import httpx
 import pytest
+from prometheus_client import CollectorRegistry
 
-from gempool.api.config.v1 import config_pb2, config_pb2_grpc
 from gempool.api.imagehost.v1 import imagehost_pb2, imagehost_pb2_grpc
+
+from .conftest import FakeConfig
 
 Stub: TypeAlias = "imagehost_pb2_grpc.ImageHostServiceAsyncStub"  # what the stub is on an aio channel
 Start = Callable[..., AbstractAsyncContextManager[Stub]]
-
-
-class FakeConfig(config_pb2_grpc.ConfigServiceServicer):
-    """Sends one snapshot per queued settings map, then holds the stream open."""
-
-    def __init__(self) -> None:
-        self.snapshots: asyncio.Queue[dict[str, object]] = asyncio.Queue()
-        self.errors: list[config_pb2.ErrorLog] = []
-
-    async def WriteLogs(
-        self, request: config_pb2.WriteLogsRequest, context: grpc.aio.ServicerContext[Any, Any]
-    ) -> config_pb2.WriteLogsResponse:
-        self.errors.extend(request.errors)
-        return config_pb2.WriteLogsResponse(stored=len(request.errors))
-
-    async def Watch(
-        self, request: config_pb2.WatchRequest, context: grpc.aio.ServicerContext[Any, Any]
-    ) -> AsyncIterator[config_pb2.WatchResponse]:
-        revision = 0
-        while True:
-            values = await self.snapshots.get()
-            revision += 1
-            wire = {k: json.dumps(v) for k, v in values.items()}
-            yield config_pb2.WatchResponse(
-                snapshot=config_pb2.SettingsSnapshot(values=wire, revision=revision)
-            )
-
-
-@pytest.fixture
-async def fake_config() -> AsyncIterator[tuple[FakeConfig, str]]:
-    server = grpc.aio.server()
-    fake = FakeConfig()  # type: ignore[abstract]  # only Watch and WriteLogs are needed
-    config_pb2_grpc.add_ConfigServiceServicer_to_server(fake, server)
-    port = server.add_insecure_port("127.0.0.1:0")
-    await server.start()
-    try:
-        yield fake, f"127.0.0.1:{port}"
-    finally:
-        await server.stop(0)
 
 
 async def wait_for_provider(stub: Stub, provider: str) -> imagehost_pb2.UploadResponse:
@@ -102,3 +63,51 @@ async def test_unconfigured_remote_provider_keeps_the_image_locally_and_says_why
     record = fake.errors[0]
     assert record.error_code == "IMAGE_UPLOAD_FAILED:picgo"
     assert "PICGO_API_KEY is empty" in record.message and "local" in record.message
+
+
+async def test_a_failing_host_is_retried_then_the_image_is_kept_locally(
+    start_imagehost: Start, fake_config: tuple[FakeConfig, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("gempool.imagehost.service.RETRY_DELAY", 0.01)
+    fake, addr = fake_config
+    calls: list[httpx.Request] = []
+
+    def down(request: httpx.Request) -> httpx.Response:
+        calls.append(request)
+        return httpx.Response(503, json={"success": False, "message": "maintenance"})
+
+    registry = CollectorRegistry()
+    async with httpx.AsyncClient(transport=httpx.MockTransport(down)) as client:
+        async with start_imagehost(client=client, registry=registry, CONFIG_ADDR=addr) as stub:
+            await fake.snapshots.put(
+                {"UPLOAD_PROVIDER": "smms", "SMMS_SECRET_TOKEN": "t", "UPLOAD_RETRIES": 2}
+            )
+            while not calls:
+                up = await stub.Upload(imagehost_pb2.UploadRequest(data=b"GIF89a", mime_type="image/gif"))
+                await asyncio.sleep(0.02)
+            assert len(calls) == 3  # one try and UPLOAD_RETRIES more
+            assert up.provider == "local"
+            name = up.url.rsplit("/", 1)[1]
+            kept = await stub.Fetch(imagehost_pb2.FetchRequest(name=name))
+            assert kept.data == b"GIF89a"
+    sample = registry.get_sample_value
+    assert sample("gempool_imagehost_fallbacks_total", {"provider": "smms"}) == 1
+    assert sample("gempool_imagehost_upload_retries_total", {"provider": "smms"}) == 2
+    assert "503" in fake.errors[0].message and "maintenance" in fake.errors[0].message
+
+
+async def test_a_refusal_is_not_retried(start_imagehost: Start, fake_config: tuple[FakeConfig, str]) -> None:
+    fake, addr = fake_config
+    calls: list[httpx.Request] = []
+
+    def refuse(request: httpx.Request) -> httpx.Response:
+        calls.append(request)
+        return httpx.Response(200, json={"success": False, "code": "unauthorized", "message": "bad token"})
+
+    async with httpx.AsyncClient(transport=httpx.MockTransport(refuse)) as client:
+        async with start_imagehost(client=client, CONFIG_ADDR=addr) as stub:
+            await fake.snapshots.put({"UPLOAD_PROVIDER": "smms", "SMMS_SECRET_TOKEN": "t"})
+            while not calls:
+                up = await stub.Upload(imagehost_pb2.UploadRequest(data=b"GIF89a", mime_type="image/gif"))
+                await asyncio.sleep(0.02)
+    assert len(calls) == 1 and up.provider == "local"

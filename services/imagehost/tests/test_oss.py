@@ -94,7 +94,7 @@ def settings(**changes: str) -> LiveSettings:
         "OSS_BUCKET_NAME": "pics",
         "OSS_REGION": "cn-hangzhou",
     } | changes
-    return LiveSettings(**values)
+    return LiveSettings.model_validate(values)
 
 
 async def upload(live: LiveSettings, port: int) -> str:
