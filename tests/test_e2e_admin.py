@@ -134,7 +134,7 @@ def test_settings_that_will_not_work_together_are_explained_in_place(admin: http
 
     assert advice() == {}
     assert admin.patch("/settings", json={"values": {"UPLOAD_PROVIDER": "smms"}}).status_code == 200
-    assert "inline data" in advice()["SMMS_SECRET_TOKEN"]
+    assert "local provider" in advice()["SMMS_SECRET_TOKEN"]
     fixed = {"UPLOAD_PROVIDER": "smms", "SMMS_SECRET_TOKEN": "sm-token"}
     assert admin.patch("/settings", json={"values": fixed}).status_code == 200
     assert advice() == {}

@@ -14,10 +14,14 @@ def test_the_defaults_need_no_advice() -> None:
 
 def test_an_image_host_without_its_credential_is_named() -> None:
     found = advised(UPLOAD_PROVIDER="smms")
-    assert list(found) == ["SMMS_SECRET_TOKEN"] and "inline data" in found["SMMS_SECRET_TOKEN"]
+    assert list(found) == ["SMMS_SECRET_TOKEN"] and "local provider" in found["SMMS_SECRET_TOKEN"]
     assert advised(UPLOAD_PROVIDER="smms", SMMS_SECRET_TOKEN="tok") == {}
     assert list(advised(UPLOAD_PROVIDER="picgo")) == ["PICGO_API_KEY"]
     assert list(advised(UPLOAD_PROVIDER="cloudflare_imgbed")) == ["CLOUDFLARE_IMGBED_URL"]
+    oss = ["OSS_ENDPOINT", "OSS_ACCESS_KEY", "OSS_ACCESS_KEY_SECRET", "OSS_BUCKET_NAME"]
+    assert list(advised(UPLOAD_PROVIDER="aliyun_oss")) == oss
+    assert list(advised(UPLOAD_PROVIDER="aliyun_oss", OSS_ENDPOINT="e", OSS_BUCKET_NAME="b")) == oss[1:3]
+    assert list(advised(UPLOAD_PROVIDER="s3")) == ["S3_BUCKET_NAME", "S3_ACCESS_KEY", "S3_SECRET_KEY"]
 
 
 def test_an_unknown_image_host_is_named() -> None:

@@ -11,8 +11,10 @@ from gempool.common.live import LiveSettings
 
 UPLOAD_CREDENTIALS = {
     "smms": ("SMMS_SECRET_TOKEN",),
-    "picgo": ("PICGO_API_KEY",),
+    "picgo": ("PICGO_API_KEY", "PICGO_API_URL"),
     "cloudflare_imgbed": ("CLOUDFLARE_IMGBED_URL",),
+    "aliyun_oss": ("OSS_ENDPOINT", "OSS_ACCESS_KEY", "OSS_ACCESS_KEY_SECRET", "OSS_BUCKET_NAME"),
+    "s3": ("S3_BUCKET_NAME", "S3_ACCESS_KEY", "S3_SECRET_KEY", "S3_REGION"),
 }
 # Below this, a thinking model's first byte may come after the attempt's deadline.
 THINKING_TIME_OUT = 120.0
@@ -34,7 +36,7 @@ def advise(live: LiveSettings) -> list[Advice]:
             Advice(
                 "UPLOAD_PROVIDER",
                 f"{live.UPLOAD_PROVIDER!r} is not a known image host ({known}): generated images are "
-                "answered as inline data instead of links.",
+                "kept with the local provider and served by the gateway.",
             )
         )
     for needed in UPLOAD_CREDENTIALS.get(provider, ()):
@@ -42,8 +44,8 @@ def advise(live: LiveSettings) -> list[Advice]:
             out.append(
                 Advice(
                     needed,
-                    f"UPLOAD_PROVIDER is {provider} but {needed} is empty: generated images cannot be "
-                    "uploaded and are answered as inline data instead of links.",
+                    f"UPLOAD_PROVIDER is {provider} but {needed} is empty: every upload fails and the "
+                    "image is kept with the local provider instead (see the error log).",
                 )
             )
     if live.TIME_OUT < THINKING_TIME_OUT and not live.FAKE_STREAM_ENABLED:
