@@ -593,3 +593,31 @@ def test_schemathesis_finds_no_server_error(stack: Stack, mode: GenerationMode) 
         except hypothesis.errors.Unsatisfiable:
             assert mode is GenerationMode.NEGATIVE  # nothing to break in a request without input
     assert not failures, "\n".join(failures)
+
+
+def test_an_image_host_that_fails_still_gives_a_working_link(client: openai.OpenAI, stack: Stack) -> None:
+    """The configured host is down (nothing listens): the image is kept locally and the error log
+    says why; the client never sees the failure."""
+    admin = httpx.Client(
+        base_url=f"{stack.gateway_url}/api/admin", headers={"authorization": "Bearer admin-secret-token"}
+    )
+    down = {
+        "UPLOAD_PROVIDER": "picgo",
+        "PICGO_API_KEY": "k",
+        "PICGO_API_URL": "http://127.0.0.1:9/api/1/upload",
+    }
+    assert admin.patch("/settings", json={"values": down | {"UPLOAD_RETRIES": 0}}).status_code == 200
+    try:
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            url = (client.images.generate(prompt="a cat").data or [])[0].url or ""
+            assert url.startswith("http") and httpx.get(url).content == PNG_1PX
+            logged = admin.get("/logs/errors").json()
+            if any(e.get("error_code") == "IMAGE_UPLOAD_FAILED:picgo" for e in logged.get("entries", [])):
+                break
+            time.sleep(0.3)
+        else:
+            raise AssertionError("the failed upload never reached the error log")
+    finally:
+        admin.patch("/settings", json={"values": {"UPLOAD_PROVIDER": "local"}})
+        admin.close()
