@@ -112,7 +112,7 @@ def test_a_repeated_rate_limit_backs_off_but_a_daily_quota_ends_exactly_at_midni
 
 
 @pytest.mark.parametrize("status", [500, 502, 504])
-def test_server_errors_count_toward_retirement(status: int) -> None:
+def test_server_errors_are_noted_but_never_retire_the_key(status: int) -> None:
     d = decide(status, body(status, "INTERNAL", "An internal error has occurred."))
     assert (d.verdict, d.retry, d.action) == (pb.VERDICT_TRANSIENT, True, Action.FAIL)
 
@@ -124,7 +124,7 @@ def test_overloaded_model_is_not_the_keys_fault() -> None:
 
 
 @pytest.mark.parametrize("transport", [pb.TRANSPORT_TIMEOUT, pb.TRANSPORT_CONNECT_ERROR])
-def test_transport_failures_count(transport: int) -> None:
+def test_transport_failures_are_noted_but_never_retire_the_key(transport: int) -> None:
     d = decide(0, transport=transport)
     assert (d.verdict, d.retry, d.action) == (pb.VERDICT_TRANSIENT, True, Action.FAIL)
 

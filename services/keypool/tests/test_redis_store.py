@@ -20,3 +20,14 @@ async def test_a_batch_of_successes_is_one_round_trip(redis_store: RedisStore) -
     assert sent == ["EVALSHA"]
     live = await redis_store.live(["k0", "k299"])
     assert live["k0"].uses_last_minute == live["k299"].uses_last_minute == 1
+
+
+async def test_a_lost_redis_state_is_noticed_by_the_lease_itself(redis_store: RedisStore) -> None:
+    await redis_store.sync_rings(7, {"free": ["a", "b"]})
+    await redis_store.redis.delete(
+        *[k async for k in redis_store.redis.scan_iter(f"{redis_store.names.root}*")]
+    )
+    assert (await redis_store.lease("free", "m", [])).lost  # as after a restart of Redis
+    assert (await redis_store.lease("free", "m", ["a"], retry=True)).lost
+    assert await redis_store.sync_rings(7, {"free": ["a", "b"]})  # the same revision is written again
+    assert (await redis_store.lease("free", "m", [])).key_id in {"a", "b"}

@@ -125,13 +125,15 @@ async def test_a_rate_limit_cools_the_key_for_that_model_only(keypool: Harness) 
     assert keypool.fake.status_calls == []
 
 
-async def test_consecutive_server_errors_retire_but_overload_does_not(keypool: Harness) -> None:
+async def test_server_errors_and_transport_failures_never_retire_a_key(keypool: Harness) -> None:
     a, b = await with_keys(keypool, KEYS[:2])
     for _ in range(5):
         assert (await report(keypool, a, 503)).verdict == pb.VERDICT_TRANSIENT
-    verdicts = [(await report(keypool, b, 500)).verdict for _ in range(3)]
-    assert verdicts == [pb.VERDICT_TRANSIENT, pb.VERDICT_TRANSIENT, pb.VERDICT_KEY_RETIRED]
-    assert set(await leased_ids(keypool, 4)) == {a}
+        assert (await report(keypool, b, 500)).verdict == pb.VERDICT_TRANSIENT
+        refused = pb.ReportRequest(key_id=b, model="m", transport=pb.TRANSPORT_CONNECT_ERROR)
+        assert (await keypool.stub.Report(refused)).verdict == pb.VERDICT_TRANSIENT
+    assert set(await leased_ids(keypool, 4)) == {a, b}
+    assert keypool.fake.status_calls == []
 
 
 async def test_one_success_resets_the_failure_count(keypool: Harness) -> None:
@@ -168,7 +170,11 @@ async def test_settings_changes_apply_live(keypool: Harness) -> None:
     first = {g.lease.key_id: g.lease.proxy for g in [await lease(keypool) for _ in range(6)]}
     again = {g.lease.key_id: g.lease.proxy for g in [await lease(keypool) for _ in range(6)]}
     assert first == again  # one proxy per key (consistent hashing is the default)
-    assert (await report(keypool, ids[0], 500)).verdict == pb.VERDICT_KEY_RETIRED  # MAX_FAILURES=1
+    # MAX_FAILURES=1: one connection error and the route is down; the request stops retrying
+    refused = pb.ReportRequest(
+        key_id=ids[0], model="m", transport=pb.TRANSPORT_CONNECT_ERROR, proxy=proxies[0]
+    )
+    assert not (await keypool.stub.Report(refused)).retry
 
 
 async def test_reset_restores_retired_and_cooling_keys(keypool: Harness) -> None:
@@ -272,14 +278,16 @@ async def test_report_batch_applies_outcomes_in_order(keypool: Harness) -> None:
     a, b = await with_keys(keypool, KEYS[:2])
     ok = [pb.ReportRequest(key_id=kid, model="gemini-2.5-flash", http_status=200) for kid in (a, b)]
     fail = pb.ReportRequest(key_id=a, model="gemini-2.5-flash", http_status=500)
-    batch = [fail, fail, ok[0], ok[1], fail, fail, ok[1]]  # MAX_FAILURES=3: the success in between saves a
+    batch = [fail, fail, ok[0], ok[1], fail, fail, ok[1]]  # a success in between resets the count
     accepted = await keypool.stub.ReportBatch(pb.ReportBatchRequest(reports=batch))
     assert accepted.accepted == 7 and keypool.fake.status_calls == []
     listed = {k.key_id: k for k in (await keypool.stub.ListKeys(pb.ListKeysRequest())).keys}
     assert (listed[a].consecutive_failures, listed[a].uses_last_minute) == (2, 1)
     assert (listed[b].consecutive_failures, listed[b].uses_last_minute) == (0, 2)
-    await keypool.stub.ReportBatch(pb.ReportBatchRequest(reports=[fail, ok[1]]))
-    assert [c.key_id for c in keypool.fake.status_calls] == [a]
+    await keypool.stub.ReportBatch(pb.ReportBatchRequest(reports=[ok[1], fail]))
+    listed = {k.key_id: k for k in (await keypool.stub.ListKeys(pb.ListKeysRequest())).keys}
+    assert listed[a].consecutive_failures == 3 and listed[a].state == pb.KEY_STATE_ACTIVE
+    assert keypool.fake.status_calls == [], "failures that are not the key's never retire it"
 
 
 async def test_probes_leave_through_each_keys_own_proxy_one_client_per_proxy(
@@ -332,3 +340,22 @@ async def test_a_daily_quota_parks_every_key_of_the_same_project(keypool: Harnes
     assert answer.verdict == pb.VERDICT_KEY_COOLING and answer.cooldown_seconds > 20
     assert set(await leased_ids(keypool, 4, model="gemini-2.5-pro")) == {other}
     assert len(set(await leased_ids(keypool, 6, model="gemini-2.5-flash"))) == 3, "other models unaffected"
+
+
+async def test_an_upstream_outage_stops_retries_blames_no_key_and_ends_with_one_answer(
+    keypool: Harness,
+) -> None:
+    ids = await with_keys(keypool, KEYS)
+
+    async def refused(kid: str, proxy: str = "") -> pb.ReportResponse:
+        request = pb.ReportRequest(key_id=kid, model="m", transport=pb.TRANSPORT_CONNECT_ERROR, proxy=proxy)
+        return await keypool.stub.Report(request)
+
+    # MAX_FAILURES=3 failures in a row on the direct route, each on another key: the route is down
+    assert [(await refused(kid)).retry for kid in ids] == [True, True, False]
+    assert (await refused(ids[0], proxy="http://user:pw@p1:3128")).retry, "a proxy is a route of its own"
+    proxy_502 = pb.ReportRequest(key_id=ids[1], model="m", http_status=502, error_body=b"<html>Bad Gateway")
+    assert not (await keypool.stub.Report(proxy_502)).retry, "a 5xx without Google's error is the route's"
+    assert set(await leased_ids(keypool, 6)) == set(ids) and keypool.fake.status_calls == []
+    await keypool.stub.Report(pb.ReportRequest(key_id=ids[2], model="m", http_status=200))  # back
+    assert (await refused(ids[0])).retry

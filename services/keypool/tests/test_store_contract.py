@@ -316,3 +316,42 @@ async def test_a_late_report_during_a_cooldown_does_not_back_off(store: Store) -
     running = await store.cool("a", "m", 0.2, "rate limited", backoff_cap=10)  # same episode
     assert 0.3 < running <= 0.4
     assert 0.3 < (await store.lease(RING, "m", [])).retry_after <= 0.4
+
+
+async def test_a_store_without_rings_says_so_on_lease(store: Store) -> None:
+    assert not await store.intact()
+    assert (await store.lease(RING, "m", [])).lost
+    await ring(store, [])  # an empty pool is not a lost one
+    assert await store.intact()
+    pick = await store.lease(RING, "m", [])
+    assert pick.key_id is None and not pick.lost
+    await ring(store, IDS, revision=2)
+    assert not (await store.lease(RING, "m", [])).lost
+
+
+async def test_kept_status_changes_come_back_in_order_the_latest_per_key(store: Store) -> None:
+    await store.keep_status("a", 3, "invalid")
+    await store.keep_status("b", 3, "leaked | reported")
+    await store.keep_status("a", 1, "probe answered")  # replaces a's retirement
+    kept = await store.kept_statuses()
+    assert [(c.key_id, c.status, c.reason) for c in kept] == [
+        ("b", 3, "leaked | reported"),
+        ("a", 1, "probe answered"),
+    ]
+
+
+async def test_a_delivered_change_is_dropped_unless_a_later_one_replaced_it(store: Store) -> None:
+    first = await store.keep_status("a", 3, "invalid")
+    other = await store.keep_status("b", 3, "invalid")
+    await store.keep_status("a", 1, "restored")
+    await store.drop_status(first)  # delivered, but a later change of "a" waits
+    await store.drop_status(other)
+    assert [(c.key_id, c.status) for c in await store.kept_statuses()] == [("a", 1)]
+
+
+async def test_replicas_share_the_kept_changes(make_store: Callable[[], Store]) -> None:
+    one, two = make_store(), make_store()
+    change = await one.keep_status("a", 3, "invalid")
+    assert await two.kept_statuses() == [change]
+    await two.drop_status(change)
+    assert await one.kept_statuses() == []

@@ -85,14 +85,18 @@ async def serve(
     grace: float,
     stop: asyncio.Event | None = None,
     ready: Callable[[int], None] | None = None,
+    health_servicer: health.aio.HealthServicer | None = None,
 ) -> None:
-    """Run a gRPC server until ``stop`` is set (default: a signal arrives)."""
+    """Run a gRPC server until ``stop`` is set (default: a signal arrives).
+
+    ``health_servicer``: the service's own, when it changes its status while it runs.
+    """
     server = grpc.aio.server(
         interceptors=[MetricsInterceptor(registry, f"gempool_{name}")],
         options=[("grpc.max_receive_message_length", 32 * 1024 * 1024)],
     )
     register(server)
-    health_servicer = health.aio.HealthServicer()
+    health_servicer = health_servicer or health.aio.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
     bound = server.add_insecure_port(f"{host}:{port}")
     http_server = None

@@ -34,7 +34,7 @@ _T = keypool_pb2
 class Action(enum.Enum):
     NONE = "none"
     COOL = "cool"  # cool (key, model) for cooldown_seconds
-    FAIL = "fail"  # one more consecutive failure; retire at MAX_FAILURES
+    FAIL = "fail"  # one more consecutive failure, shown in the panel; never retires the key
     RETIRE = "retire"  # retire the key for every model at once
 
 
@@ -66,6 +66,7 @@ def classify(outcome: Outcome, *, now: datetime, default_cooldown: float) -> Dec
     if outcome.transport == _T.TRANSPORT_CLIENT_GONE:
         return Decision(_T.VERDICT_CLIENT_ERROR, False, "client_gone", reason="client went away")
     if outcome.transport in (_T.TRANSPORT_TIMEOUT, _T.TRANSPORT_CONNECT_ERROR):
+        # The way to Google failed, not the key: noted, never a step towards retirement.
         name = _T.Transport.Name(outcome.transport).removeprefix("TRANSPORT_").lower()
         return Decision(_T.VERDICT_TRANSIENT, True, name, Action.FAIL, reason=f"transport {name}")
     if status == 200:
@@ -108,7 +109,8 @@ def _rate_limited(error: GoogleError, now: datetime, default_cooldown: float) ->
 
 
 def _server_error(status: int, error: GoogleError) -> Decision:
-    # 503 UNAVAILABLE ("The model is overloaded") is the model's trouble, not the key's.
+    # A 5xx is Google's (or a proxy's) trouble, never the key's: noted, never a retirement.
+    # 503 UNAVAILABLE ("The model is overloaded") is the model's, and not even noted on the key.
     overloaded = status == 503
     action = Action.NONE if overloaded else Action.FAIL
     kind = "overloaded" if overloaded else "server_error"

@@ -1,8 +1,12 @@
 """The config service as the keypool sees it: live settings, the key list, durable status changes."""
 
+import asyncio
+import contextlib
 import logging
+import time
 
 import grpc
+from prometheus_client import Gauge
 from pydantic import ValidationError
 
 from gempool.api.config.v1 import config_pb2, config_pb2_grpc
@@ -11,10 +15,13 @@ from gempool.common.logs import set_level
 
 from .pool import KeyPool
 from .records import KeyRecord
+from .store import UNREACHABLE, Store
 
 log = logging.getLogger(__name__)
 PAGE_SIZE = 1000
 STATUS_TIMEOUT = 5.0
+# How often kept status changes are offered to the config service again.
+RETRY_INTERVAL = 1.0
 
 
 class ConfigSync:
@@ -56,15 +63,88 @@ async def fetch_keys(stub: "config_pb2_grpc.ConfigServiceAsyncStub") -> tuple[li
 
 
 class ConfigStatusSink:
-    """Records retirements and restorations in the config service (the durable truth)."""
+    """Records retirements and restorations in the config service (the durable truth).
 
-    def __init__(self, stub: "config_pb2_grpc.ConfigServiceAsyncStub") -> None:
-        self.stub = stub
+    Every change goes to an outbox in the store first, then to the config service; one that cannot
+    be delivered (config or PostgreSQL down) stays there and is delivered in order once config
+    answers again, by ``run``. The outbox holds one change per key (the latest wins), so it is
+    bounded by the number of keys. With Redis it is shared by the replicas and outlives a keypool
+    restart; the memory store's outbox lives as long as the process.
+    """
+
+    def __init__(
+        self,
+        stub: "config_pb2_grpc.ConfigServiceAsyncStub",
+        store: Store,
+        pending: Gauge | None = None,
+        retry_interval: float = RETRY_INTERVAL,
+    ) -> None:
+        self.stub, self.store, self.pending = stub, store, pending
+        self.retry_interval = retry_interval
+        self.failing_since = 0.0  # set while config does not take our changes
+        self._lock = asyncio.Lock()
+        self._wake = asyncio.Event()
 
     async def set_status(self, key_id: str, status: int, reason: str) -> None:
-        request = config_pb2.SetKeyStatusRequest(key_id=key_id, status=status, reason=reason[:500])  # type: ignore[arg-type]
-        try:
-            await self.stub.SetKeyStatus(request, timeout=STATUS_TIMEOUT)
-        except grpc.aio.AioRpcError as exc:
-            # The store's mark still keeps the key out of every replica's rotation.
-            log.warning("could not record key status", extra={"key_id": key_id, "code": exc.code().name})
+        await self.store.keep_status(key_id, status, reason[:500])
+        if self.failing_since or self._lock.locked():
+            self._wake.set()  # the retry loop delivers it in turn
+            if self.failing_since and self.pending is not None:
+                self.pending.set(len(await self.store.kept_statuses()))
+            return
+        await self.deliver()
+
+    async def deliver(self) -> int:
+        """Send every kept change, oldest first; stop at the first the config service refuses."""
+        sent = 0
+        async with self._lock:
+            kept = await self.store.kept_statuses()
+            for change in kept:
+                request = config_pb2.SetKeyStatusRequest(
+                    key_id=change.key_id,
+                    status=change.status,  # type: ignore[arg-type]
+                    reason=change.reason,
+                )
+                try:
+                    await self.stub.SetKeyStatus(request, timeout=STATUS_TIMEOUT)
+                except grpc.aio.AioRpcError as exc:
+                    self._failed(exc, len(kept) - sent)
+                    return sent
+                await self.store.drop_status(change)
+                sent += 1
+            self._delivered(sent)
+        return sent
+
+    def _failed(self, exc: grpc.aio.AioRpcError, left: int) -> None:
+        if self.pending is not None:
+            self.pending.set(left)
+        if not self.failing_since:  # one line per outage, not one per change
+            self.failing_since = time.monotonic()
+            log.warning(
+                "could not record key status; kept for delivery when config is back",
+                extra={"code": exc.code().name, "pending": left},
+            )
+
+    def _delivered(self, sent: int) -> None:
+        if self.pending is not None:
+            self.pending.set(0)
+        if self.failing_since:
+            down = time.monotonic() - self.failing_since
+            self.failing_since = 0.0
+            log.info(
+                "kept key status changes recorded", extra={"delivered": sent, "after_seconds": round(down, 1)}
+            )
+
+    async def run(self) -> None:
+        """Deliver what was kept: at once when woken, and every ``retry_interval`` (other
+        replicas' changes, and those kept before a restart)."""
+        while True:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), self.retry_interval)
+            self._wake.clear()
+            try:
+                await self.deliver()
+            except UNREACHABLE:
+                pass  # the store watch tells about the store
+            except Exception:
+                log.exception("delivering kept key status changes failed")

@@ -1,7 +1,9 @@
 """The key pool: records from the config service, shared state in a store, policy from classify."""
 
+import asyncio
 import dataclasses
 import logging
+import time
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Protocol
@@ -16,6 +18,7 @@ from .metrics import Metrics
 from .proxy import choose_proxy
 from .records import POOL_NAMES, KeyRecord, build_rings, ring_name
 from .store import Pick, Store
+from .upstream import Change, UpstreamHealth, route_fault, route_name
 
 log = logging.getLogger(__name__)
 UNKNOWN_RETRIES = 3
@@ -39,7 +42,9 @@ class KeyPool:
         self.records: dict[str, KeyRecord] = {}
         self.sorted_ids: list[str] = []
         self.revision = -1
+        self.upstream = UpstreamHealth()
         self._reported_ok = metrics.reports.labels("VERDICT_SUCCESS", "ok")
+        self._rebuilding = asyncio.Lock()
 
     def apply_settings(self, live: LiveSettings) -> None:
         self.live, self.proxies = live, tuple(live.PROXIES)
@@ -56,6 +61,25 @@ class KeyPool:
         await self.store.sync_rings(revision, build_rings(adopted.values()))
         self.records, self.sorted_ids, self.revision = adopted, sorted(adopted), revision
         self.metrics.reloads.inc()
+
+    async def rebuild(self) -> bool:
+        """Write the rings again from the records held here when the store has lost them (a Redis
+        restart, a flush): True when this call rebuilt them.
+
+        Idempotent across replicas: every replica builds the same rings from the same records, and
+        the store refuses a revision older than the one written. Cooldowns are gone with the store;
+        retired keys stay out, as their records say (or this replica marked them).
+        """
+        async with self._rebuilding:
+            if self.revision < 0 or await self.store.intact():
+                return False  # nothing loaded yet, or rebuilt meanwhile (here or by another replica)
+            await self.store.sync_rings(self.revision, build_rings(self.records.values()))
+        self.metrics.rebuilds.inc()
+        log.warning(
+            "key store had lost the rings; rebuilt them from the key records",
+            extra={"keys": len(self.records), "keys_revision": self.revision},
+        )
+        return True
 
     async def _forget_stale_marks(self, records: dict[str, KeyRecord]) -> None:
         """Drop retirement marks of keys re-enabled in the config service since, or removed."""
@@ -76,6 +100,9 @@ class KeyPool:
         ring, skip, retry = ring_name(pool, tag), list(exclude), bool(exclude)
         for _ in range(UNKNOWN_RETRIES):
             pick = await self.store.lease(ring, model, skip, retry)
+            if pick.lost:  # the store lost its state (a Redis restart): rebuild, then lease again
+                await self.rebuild()
+                pick = await self.store.lease(ring, model, skip, retry)
             rec = self.records.get(pick.key_id) if pick.key_id else None
             if pick.key_id is None or (rec is not None and rec.active):
                 break
@@ -126,11 +153,14 @@ class KeyPool:
         if _plain_success(req):
             await self.store.success(req.key_id, req.model)  # the hot path: no parsing, no clock
             self._reported_ok.inc()
+            if self.upstream.routes:  # only while some route has failed lately
+                self._route_answered(req.proxy)
             return pb.ReportResponse(verdict=pb.VERDICT_SUCCESS, reason="ok")
         outcome = Outcome(req.http_status, req.error_body, req.transport, req.empty_answer)
         now = datetime.now(UTC)
         decision = classify(outcome, now=now, default_cooldown=self.live.COOLDOWN_DEFAULT_SECONDS)
         decision = await self._apply(req.key_id, req.model, decision)
+        decision = self._judge_route(req.proxy, route_fault(outcome), decision)
         self.metrics.reports.labels(pb.Verdict.Name(decision.verdict), decision.kind).inc()  # type: ignore[arg-type]
         return pb.ReportResponse(
             verdict=decision.verdict,  # type: ignore[arg-type]
@@ -145,6 +175,8 @@ class KeyPool:
         for req in reports:
             if _plain_success(req):
                 run.append((req.key_id, req.model))
+                if self.upstream.routes:
+                    self._route_answered(req.proxy)
                 continue
             await self._successes(run)
             run = []
@@ -169,12 +201,38 @@ class KeyPool:
         elif decision.action is Action.RETIRE:
             await self.retire(key_id, decision.reason, decision.kind)
         elif decision.action is Action.FAIL:
-            failures = await self.store.failure(key_id, decision.reason)
-            if failures >= self.live.MAX_FAILURES:
-                reason = f"{failures} consecutive failures, last: {decision.reason}"
-                await self.retire(key_id, reason, "max_failures")
-                return Decision(pb.VERDICT_KEY_RETIRED, True, decision.kind, Action.RETIRE, 0.0, reason)
+            await self.store.failure(key_id, decision.reason)  # shown in the panel; never retires
         return decision
+
+    # ---- the way to the upstream (see upstream.py)
+
+    def _judge_route(self, proxy: str, fault: bool | None, decision: Decision) -> Decision:
+        """Count a route failure; while the route is down a request stops trying other keys."""
+        route = route_name(proxy)
+        if fault is None:
+            return decision
+        if not fault:
+            self._route_answered(proxy)
+            return decision
+        if self.upstream.failed(route, time.time(), self.live.MAX_FAILURES) is Change.DOWN:
+            self.metrics.upstream_up.labels(route).set(0)
+            log.error(
+                "upstream unreachable; keys are not blamed", extra={"route": route, "last": decision.reason}
+            )
+        if not self.upstream.is_down(route):
+            return decision
+        reason = f"{decision.reason}; the upstream is unreachable ({route}), not trying other keys"
+        return dataclasses.replace(decision, retry=False, reason=reason)
+
+    def _route_answered(self, proxy: str) -> None:
+        route = route_name(proxy)
+        back = self.upstream.answered(route)
+        if back is not None:
+            self.metrics.upstream_up.labels(route).set(1)
+            log.warning(
+                "upstream reachable again",
+                extra={"route": route, "down_seconds": round(time.time() - back[1], 1)},
+            )
 
     async def _park_project(self, key_id: str, model: str, seconds: float, reason: str) -> None:
         """Keys of one Google project share its daily quota: park every key tagged with the project."""

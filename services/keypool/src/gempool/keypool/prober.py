@@ -11,6 +11,7 @@ from gempool.api.keypool.v1 import keypool_pb2 as pb
 
 from .pool import KeyPool
 from .records import KeyRecord
+from .store import UNREACHABLE
 
 log = logging.getLogger(__name__)
 PROBE_BODY = {
@@ -127,6 +128,8 @@ class Prober:
             try:
                 if await self.pool.store.claim(LOCK, interval):
                     await self.sweep()
+            except UNREACHABLE:
+                pass  # the store watch tells about it, once
             except Exception:
                 log.exception("probe sweep failed")
             await asyncio.sleep(min(self.tick, interval))

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 
 import grpc
 import httpx
+from grpc_health.v1 import health
 from prometheus_client import CollectorRegistry
 
 from gempool.api.config.v1 import config_pb2_grpc
@@ -23,7 +24,8 @@ from .pool import KeyPool
 from .prober import PROBE_TIMEOUT, ClientFor, Prober, proxied_client
 from .servicer import KeyPoolServicer
 from .settings import KeyPoolSettings
-from .store import open_store
+from .store import UNREACHABLE, open_store
+from .storewatch import StoreWatch
 
 log = logging.getLogger(__name__)
 GAUGE_INTERVAL = 15.0
@@ -35,10 +37,14 @@ class KeyPoolApp:
     prober: Prober
     sync: ConfigSync
     channel: grpc.aio.Channel
+    sink: ConfigStatusSink
+    watch: StoreWatch
+    health: health.aio.HealthServicer
     tasks: list["asyncio.Task[None]"] = field(default_factory=list)
 
     def register(self, server: grpc.aio.Server) -> None:
-        keypool_pb2_grpc.add_KeyPoolServiceServicer_to_server(KeyPoolServicer(self.pool, self.prober), server)
+        servicer = KeyPoolServicer(self.pool, self.prober, self.watch)
+        keypool_pb2_grpc.add_KeyPoolServiceServicer_to_server(servicer, server)
 
 
 @contextlib.asynccontextmanager
@@ -59,9 +65,13 @@ async def build_app(
     own_http = http is None
     http = http or httpx.AsyncClient(timeout=PROBE_TIMEOUT)
     stub = config_pb2_grpc.ConfigServiceStub(channel)
-    pool = KeyPool(store, ConfigStatusSink(stub), Metrics(registry))
+    metrics = Metrics(registry)
+    sink = ConfigStatusSink(stub, store, metrics.status_pending)
+    pool = KeyPool(store, sink, metrics)
     prober = Prober(pool, http, settings.PROBE_CONCURRENCY, probe_tick, client_for)
-    app = KeyPoolApp(pool, prober, ConfigSync(stub, pool), channel)
+    health_servicer = health.aio.HealthServicer()
+    watch = StoreWatch(pool, metrics, health_servicer)
+    app = KeyPoolApp(pool, prober, ConfigSync(stub, pool), channel, sink, watch, health_servicer)
     try:
         await _start(app, settings.STARTUP_WAIT_SECONDS)
         yield app
@@ -84,6 +94,8 @@ async def _start(app: KeyPoolApp, wait: float) -> None:
         log.warning("no settings from the config service yet; serving without keys", extra={"waited": wait})
     app.tasks.append(asyncio.create_task(app.prober.run(), name="prober"))
     app.tasks.append(asyncio.create_task(_gauge_loop(app.pool), name="gauges"))
+    app.tasks.append(asyncio.create_task(app.watch.run(), name="store watch"))
+    app.tasks.append(asyncio.create_task(app.sink.run(), name="status outbox"))
 
 
 async def _gauge_loop(pool: KeyPool) -> None:
@@ -91,6 +103,8 @@ async def _gauge_loop(pool: KeyPool) -> None:
         try:
             for state, count in (await count_states(pool.store, pool.records)).items():
                 pool.metrics.keys.labels(_state_name(state)).set(count)
+        except UNREACHABLE:
+            pass  # the store watch tells about it, once
         except Exception:
             log.exception("could not count keys by state")
         await asyncio.sleep(GAUGE_INTERVAL)
@@ -122,4 +136,5 @@ async def serve(
             grace=settings.SHUTDOWN_GRACE_SECONDS,
             stop=stop,
             ready=ready,
+            health_servicer=app.health,
         )

@@ -1,7 +1,7 @@
 """KeyPoolService over gRPC: a thin layer over the pool, the listing and the prober."""
 
-from collections.abc import AsyncIterator
-from typing import Any
+from collections.abc import AsyncIterator, Awaitable
+from typing import Any, TypeVar
 
 import grpc
 
@@ -12,37 +12,64 @@ from .listing import list_keys
 from .pool import KeyPool
 from .prober import Prober
 from .session import serve_session
+from .store import UNREACHABLE
+from .storewatch import StoreUnavailable, StoreWatch
+
+T = TypeVar("T")
 
 
 class KeyPoolServicer(keypool_pb2_grpc.KeyPoolServiceServicer):
-    def __init__(self, pool: KeyPool, prober: Prober) -> None:
-        self.pool, self.prober = pool, prober
+    def __init__(self, pool: KeyPool, prober: Prober, watch: StoreWatch) -> None:
+        self.pool, self.prober, self.watch = pool, prober, watch
+
+    async def _guarded(self, call: Awaitable[T]) -> T:
+        """The store's outage becomes one StoreUnavailable (the watch logs the incident once)."""
+        try:
+            return await call
+        except UNREACHABLE as exc:
+            self.watch.down(exc)
+            raise StoreUnavailable("the key store (Redis) is unavailable") from None
+
+    async def _lease(self, request: pb.LeaseRequest) -> pb.LeaseResponse:
+        if request.want_key_id:
+            return await self._guarded(self.pool.lease_key(request.want_key_id, request.model))
+        pool = self.pool
+        return await self._guarded(
+            pool.lease(request.model, request.pool, request.exclude_key_ids, request.tag)
+        )
+
+    async def _report(self, request: pb.ReportRequest) -> pb.ReportResponse:
+        return await self._guarded(self.pool.report(request))
 
     async def Lease(
         self, request: pb.LeaseRequest, context: grpc.aio.ServicerContext[Any, Any]
     ) -> pb.LeaseResponse:
-        if request.want_key_id:
-            return await self.pool.lease_key(request.want_key_id, request.model)
-        return await self.pool.lease(request.model, request.pool, request.exclude_key_ids, request.tag)
+        try:
+            return await self._lease(request)
+        except StoreUnavailable as exc:
+            await context.abort(grpc.StatusCode.UNAVAILABLE, str(exc))
 
     async def Report(
         self, request: pb.ReportRequest, context: grpc.aio.ServicerContext[Any, Any]
     ) -> pb.ReportResponse:
-        return await self.pool.report(request)
+        try:
+            return await self._report(request)
+        except StoreUnavailable as exc:
+            await context.abort(grpc.StatusCode.UNAVAILABLE, str(exc))
 
     async def Session(
         self, request_iterator: AsyncIterator[pb.SessionRequest], context: grpc.aio.ServicerContext[Any, Any]
     ) -> AsyncIterator[pb.SessionResponse]:
-        async def lease(request: pb.LeaseRequest) -> pb.LeaseResponse:
-            return await self.Lease(request, context)
-
-        async for answer in serve_session(request_iterator, lease, self.pool.report):
+        async for answer in serve_session(request_iterator, self._lease, self._report):
             yield answer
 
     async def ReportBatch(
         self, request: pb.ReportBatchRequest, context: grpc.aio.ServicerContext[Any, Any]
     ) -> pb.ReportBatchResponse:
-        await self.pool.report_many(request.reports)
+        try:
+            await self._guarded(self.pool.report_many(request.reports))
+        except StoreUnavailable as exc:
+            await context.abort(grpc.StatusCode.UNAVAILABLE, str(exc))
         return pb.ReportBatchResponse(accepted=len(request.reports))
 
     async def ListKeys(

@@ -15,6 +15,8 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 
 from gempool.api.keypool.v1 import keypool_pb2 as pb
 
+from .storewatch import StoreUnavailable
+
 log = logging.getLogger(__name__)
 
 Lease = Callable[[pb.LeaseRequest], Awaitable[pb.LeaseResponse]]
@@ -28,6 +30,8 @@ async def _answer(message: pb.SessionRequest, lease: Lease, report: Report) -> p
         if message.HasField("report"):
             return pb.SessionResponse(id=message.id, report=await report(message.report))
         return pb.SessionResponse(id=message.id, error="empty session request")
+    except StoreUnavailable as exc:  # told once by the store watch, not once per request
+        return pb.SessionResponse(id=message.id, error=str(exc))
     except Exception as exc:  # one bad request must not end the stream for every other
         log.exception("session request failed")
         return pb.SessionResponse(id=message.id, error=f"{type(exc).__name__}: {exc}"[:300])

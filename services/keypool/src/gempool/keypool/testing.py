@@ -24,6 +24,7 @@ class FakeConfig(config_pb2_grpc.ConfigServiceServicer):
         self.records: dict[str, config_pb2.KeyRecord] = {}
         self.status_calls: list[config_pb2.SetKeyStatusRequest] = []
         self.list_calls = 0
+        self.unavailable = False  # SetKeyStatus answers UNAVAILABLE (its database is down)
         self._watchers: list[asyncio.Queue[config_pb2.SettingsSnapshot]] = []
 
     def add_keys(
@@ -95,6 +96,8 @@ class FakeConfig(config_pb2_grpc.ConfigServiceServicer):
     async def SetKeyStatus(
         self, request: config_pb2.SetKeyStatusRequest, context: grpc.aio.ServicerContext[Any, Any]
     ) -> config_pb2.SetKeyStatusResponse:
+        if self.unavailable:
+            await context.abort(grpc.StatusCode.UNAVAILABLE, "the database is unavailable")
         self.status_calls.append(request)
         rec = self.records.get(request.key_id)
         if rec is None:

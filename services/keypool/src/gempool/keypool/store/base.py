@@ -21,6 +21,7 @@ class Pick:
     key_id: str | None
     retry_after: float = 0.0
     cooling: int = 0  # keys of the ring that cool for this model (when none was picked)
+    lost: bool = False  # the store holds no rings at all: never written, or lost (Redis restarted)
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,6 +35,16 @@ class Cooldown:
     model: str
     until: float
     reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class StatusChange:
+    """A key status change kept until the config service has recorded it; ``seq`` orders them."""
+
+    key_id: str
+    status: int  # config_pb2.KeyStatus
+    reason: str
+    seq: int = 0
 
 
 @dataclass(slots=True)
@@ -52,6 +63,9 @@ class Store(Protocol):
     async def sync_rings(self, revision: int, rings: Mapping[str, Sequence[str]]) -> bool:
         """Replace the rings unless a newer revision is stored; True when written."""
 
+    async def intact(self) -> bool:
+        """False when no rings were ever written, or the store lost them (a Redis restart)."""
+
     async def lease(self, ring: str, model: str, exclude: Sequence[str], retry: bool = False) -> Pick:
         """Next key of ``ring`` not retired and not cooling for ``model``; atomic across replicas.
 
@@ -59,7 +73,8 @@ class Store(Protocol):
         robin. A ``retry`` (the request already failed on some key) rotates on its own position
         and takes the first eligible key that is proven for ``model`` (its last outcome for it was
         a success within PROVEN_SECONDS), looking at most PROVEN_LOOKAHEAD keys past the first
-        eligible one, which it takes when none is proven.
+        eligible one, which it takes when none is proven. ``Pick.lost`` when the store holds no
+        rings at all (see ``intact``), so a lost state costs no extra round trip to notice.
         """
 
     async def check(self, key_id: str, model: str) -> Pick:
@@ -102,6 +117,15 @@ class Store(Protocol):
 
         ``interval`` is read at each call, so a shorter one takes effect at once.
         """
+
+    async def keep_status(self, key_id: str, status: int, reason: str) -> StatusChange:
+        """Keep a status change until it is delivered; a later change of the same key replaces it."""
+
+    async def kept_statuses(self) -> list[StatusChange]:
+        """The changes kept, oldest first (at most one per key: the outbox is bounded by the keys)."""
+
+    async def drop_status(self, change: StatusChange) -> None:
+        """Forget ``change`` (delivered), unless a later change of its key replaced it meanwhile."""
 
     async def close(self) -> None: ...
 

@@ -1,18 +1,24 @@
 """Lua scripts that make the Redis store's decisions atomic across replicas."""
 
 # How every lease script starts: KEYS[1] the ring list, KEYS[4] the exhausted hash, ARGV[2] its
-# field. Returns early while the exhausted hint (every key cooling) still holds, or when the ring is
-# empty; leaves `now` (ms) and `n` (ring length) for the rest.
+# field, KEYS[5] the rings' revision (the generation marker SYNC_RINGS writes). Returns early while
+# the exhausted hint (every key cooling) still holds, or when the ring is empty: {-1, 0, 0} when the
+# marker is missing too (Redis lost the rings: restarted, flushed), so noticing a lost state costs
+# no round trip of its own. Leaves `now` (ms) and `n` (ring length) for the rest.
 LEASE_START = """
 local t = redis.call('TIME')
 local now = t[1] * 1000 + math.floor(t[2] / 1000)
 local hint = tonumber(redis.call('HGET', KEYS[4], ARGV[2]) or '0')
 if hint > now then return {0, hint - now, 1} end
 local n = redis.call('LLEN', KEYS[1])
-if n == 0 then return {0, 0, 0} end
+if n == 0 then
+  if redis.call('EXISTS', KEYS[5]) == 0 then return {-1, 0, 0} end
+  return {0, 0, 0}
+end
 """
 
-# KEYS: ring list, rotation counter (first attempts' or retries'), retired hash, exhausted hash
+# KEYS: ring list, rotation counter (first attempts' or retries'), retired hash, exhausted hash,
+# rings revision
 # ARGV: cooldown name prefix (key_id appended), exhausted field, outcome hash prefix (key_id
 # appended; empty for a first attempt), model, proven window ms, lookahead, excluded key_ids...
 # A retry takes the first proven key (last outcome for the model: a success within the window),
@@ -70,7 +76,7 @@ return {0, 0, 0}
 )
 
 # First attempts only, several at once (leases that arrived together, one round trip for all).
-# KEYS: ring list, rotation counter, retired hash, exhausted hash
+# KEYS: ring list, rotation counter, retired hash, exhausted hash, rings revision
 # ARGV: cooldown name prefix (key_id appended), exhausted field, how many leases.
 # Each lease is the next eligible key in rotation order, exactly as that many LEASE calls in a
 # row would pick (a ring with fewer eligible keys than leases wraps around and repeats them).
@@ -210,4 +216,19 @@ end
 redis.call('EXPIRE', KEYS[2], ARGV[1])
 redis.call('EXPIRE', KEYS[3], ARGV[2])
 return #KEYS - 3
+"""
+
+# KEYS: outbox hash, sequence counter. ARGV: key_id, status, reason.
+# Keeps one pending status change per key (the latest wins); returns its sequence number.
+KEEP_STATUS = """
+local seq = redis.call('INCR', KEYS[2])
+redis.call('HSET', KEYS[1], ARGV[1], seq .. '|' .. ARGV[2] .. '|' .. ARGV[3])
+return seq
+"""
+
+# KEYS: outbox hash. ARGV: key_id, sequence number. Drops the change unless a later one replaced it.
+DROP_STATUS = """
+local held = redis.call('HGET', KEYS[1], ARGV[1])
+if held and string.match(held, '^(%d+)|') == ARGV[2] then return redis.call('HDEL', KEYS[1], ARGV[1]) end
+return 0
 """

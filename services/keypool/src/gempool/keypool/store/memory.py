@@ -14,6 +14,7 @@ from .base import (
     KeyLive,
     Pick,
     RetiredMark,
+    StatusChange,
     backed_off,
     day_uses,
     sliding,
@@ -44,11 +45,14 @@ class MemoryStore:
         self._exhausted: dict[tuple[str, str], float] = {}
         self._minute = 0
         self._claims: dict[str, float] = {}
+        self._synced = False
+        self._outbox: dict[str, StatusChange] = {}
+        self._outbox_seq = 0
 
     async def sync_rings(self, revision: int, rings: Mapping[str, Sequence[str]]) -> bool:
         if revision < self._revision:
             return False
-        self._revision = revision
+        self._revision, self._synced = revision, True
         self._rings = {name: list(ids) for name, ids in rings.items()}
         self._exhausted.clear()
         return True
@@ -59,6 +63,8 @@ class MemoryStore:
         if hint > now:
             return Pick(None, hint - now, 1)
         ids, turn = self._rings.get(ring, []), (ring, model, retry)
+        if not ids and not self._synced:
+            return Pick(None, lost=True)
         n, skip = len(ids), set(exclude)
         start = self._rotation.get(turn, 0) % n if n else 0
         limit, step, candidate, fallback, soonest, cooling = n, 0, -1, -1, 0.0, 0
@@ -201,6 +207,21 @@ class MemoryStore:
             return False
         self._claims[name] = now
         return True
+
+    async def intact(self) -> bool:
+        return self._synced
+
+    async def keep_status(self, key_id: str, status: int, reason: str) -> StatusChange:
+        self._outbox_seq += 1
+        change = self._outbox[key_id] = StatusChange(key_id, status, reason, self._outbox_seq)
+        return change
+
+    async def kept_statuses(self) -> list[StatusChange]:
+        return sorted(self._outbox.values(), key=lambda c: c.seq)
+
+    async def drop_status(self, change: StatusChange) -> None:
+        if self._outbox.get(change.key_id) == change:
+            del self._outbox[change.key_id]
 
     async def close(self) -> None:
         return None

@@ -59,6 +59,14 @@ class Names:
         """Hash key_id -> uses within one ``width``-second bucket."""
         return f"{self.root}uses:{width}:{bucket}"
 
+    def outbox(self) -> str:
+        """Hash key_id -> "seq|status|reason": status changes the config service has not recorded yet."""
+        return f"{self.root}outbox"
+
+    def outbox_seq(self) -> str:
+        """Counter ordering the outbox's changes."""
+        return f"{self.root}outbox:seq"
+
     def lock(self, name: str) -> str:
         """Holds the time of the last claim of ``name`` (e.g. the prober's sweep)."""
         return f"{self.root}lock:{name}"

@@ -18,6 +18,7 @@ from .base import (
     KeyLive,
     Pick,
     RetiredMark,
+    StatusChange,
     day_uses,
     sliding,
 )
@@ -54,6 +55,8 @@ class RedisStore:
         self._cool = client.register_script(lua.COOL)
         self._claim = client.register_script(lua.CLAIM)
         self._success = client.register_script(lua.SUCCESS)
+        self._keep_status = client.register_script(lua.KEEP_STATUS)
+        self._drop_status = client.register_script(lua.DROP_STATUS)
 
     @classmethod
     def from_url(cls, url: str, prefix: str, max_connections: int = MAX_CONNECTIONS) -> "RedisStore":
@@ -71,6 +74,9 @@ class RedisStore:
         for name in names:
             args.extend(rings[name])
         return bool(await self._sync(keys=keys, args=args))
+
+    async def intact(self) -> bool:
+        return bool(await self.redis.exists(self.names.rings_revision()))
 
     async def lease(self, ring: str, model: str, exclude: Sequence[str], retry: bool = False) -> Pick:
         if retry or exclude:
@@ -110,22 +116,22 @@ class RedisStore:
 
     async def _lease_first(self, ring: str, model: str, count: int) -> list[Pick]:
         n = self.names
-        keys = [n.ring(ring), n.rotation(ring, model), n.retired(), n.exhausted()]
+        keys = [n.ring(ring), n.rotation(ring, model), n.retired(), n.exhausted(), n.rings_revision()]
         found = await self._lease_many(keys=keys, args=[n.cooldown(model, ""), f"{ring}|{model}", count])
         if found[0] == 1:
             return [Pick(_text(key_id)) for key_id in found[1:]]
-        return [Pick(None, int(found[1]) / 1000, int(found[2]))] * count
+        return [_none(found)] * count
 
     async def _lease_one(self, ring: str, model: str, exclude: Sequence[str], retry: bool) -> Pick:
         n = self.names
         rotation = n.retry_rotation(ring, model) if retry else n.rotation(ring, model)
-        keys = [n.ring(ring), rotation, n.retired(), n.exhausted()]
+        keys = [n.ring(ring), rotation, n.retired(), n.exhausted(), n.rings_revision()]
         window: list[str | int] = [n.outcomes() if retry else "", model, PROVEN_SECONDS * 1000]
         args = [n.cooldown(model, ""), f"{ring}|{model}", *window, PROVEN_LOOKAHEAD, *exclude]
         found = await self._lease(keys=keys, args=args)
         if found[0] == 1:
             return Pick(_text(found[1]))
-        return Pick(None, int(found[1]) / 1000, int(found[2]))
+        return _none(found)
 
     async def check(self, key_id: str, model: str) -> Pick:
         pipe = self.redis.pipeline(transaction=False)
@@ -217,10 +223,32 @@ class RedisStore:
     async def claim(self, name: str, interval: float) -> bool:
         return bool(await self._claim(keys=[self.names.lock(name)], args=[max(1, int(interval * 1000))]))
 
+    async def keep_status(self, key_id: str, status: int, reason: str) -> StatusChange:
+        keys = [self.names.outbox(), self.names.outbox_seq()]
+        seq = int(await self._keep_status(keys=keys, args=[key_id, status, reason]))
+        return StatusChange(key_id, status, reason, seq)
+
+    async def kept_statuses(self) -> list[StatusChange]:
+        changes = []
+        for key_id, value in (await self.redis.hgetall(self.names.outbox())).items():
+            seq, status, reason = _text(value).split("|", 2)
+            changes.append(StatusChange(_text(key_id), int(status), reason, int(seq)))
+        return sorted(changes, key=lambda c: c.seq)
+
+    async def drop_status(self, change: StatusChange) -> None:
+        await self._drop_status(keys=[self.names.outbox()], args=[change.key_id, change.seq])
+
     async def close(self) -> None:
         for task in list(self._leasing.values()):
             task.cancel()
         await self.redis.aclose()
+
+
+def _none(found: list[Any]) -> Pick:
+    """A lease script's answer without a key: {0, ms to wait, keys cooling}, or {-1, ...}: lost."""
+    if int(found[0]) < 0:
+        return Pick(None, lost=True)
+    return Pick(None, int(found[1]) / 1000, int(found[2]))
 
 
 def _key_live(res: list[Any], i: int, now: float) -> KeyLive:

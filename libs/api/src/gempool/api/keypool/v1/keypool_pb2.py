@@ -24,21 +24,21 @@ _sym_db = _symbol_database.Default()
 
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n$gempool/api/keypool/v1/keypool.proto\x12\x16gempool.api.keypool.v1\"\x84\x01\n\x0cLeaseRequest\x12\r\n\x05model\x18\x01 \x01(\t\x12*\n\x04pool\x18\x02 \x01(\x0e\x32\x1c.gempool.api.keypool.v1.Pool\x12\x17\n\x0f\x65xclude_key_ids\x18\x03 \x03(\t\x12\x0b\n\x03tag\x18\x04 \x01(\t\x12\x13\n\x0bwant_key_id\x18\x05 \x01(\t\"7\n\x05Lease\x12\x0e\n\x06key_id\x18\x01 \x01(\t\x12\x0f\n\x07\x61pi_key\x18\x02 \x01(\t\x12\r\n\x05proxy\x18\x03 \x01(\t\"9\n\tExhausted\x12\x1b\n\x13retry_after_seconds\x18\x01 \x01(\x01\x12\x0f\n\x07message\x18\x02 \x01(\t\"\x81\x01\n\rLeaseResponse\x12.\n\x05lease\x18\x01 \x01(\x0b\x32\x1d.gempool.api.keypool.v1.LeaseH\x00\x12\x36\n\texhausted\x18\x02 \x01(\x0b\x32!.gempool.api.keypool.v1.ExhaustedH\x00\x42\x08\n\x06result\"\xe8\x01\n\rReportRequest\x12\x0e\n\x06key_id\x18\x01 \x01(\t\x12\r\n\x05model\x18\x02 \x01(\t\x12*\n\x04pool\x18\x03 \x01(\x0e\x32\x1c.gempool.api.keypool.v1.Pool\x12\x13\n\x0bhttp_status\x18\x04 \x01(\x05\x12\x12\n\nerror_body\x18\x05 \x01(\x0c\x12\x34\n\ttransport\x18\x06 \x01(\x0e\x32!.gempool.api.keypool.v1.Transport\x12\x17\n\x0flatency_seconds\x18\x07 \x01(\x01\x12\x14\n\x0c\x65mpty_answer\x18\x08 \x01(\x08\"{\n\x0eReportResponse\x12\x30\n\x07verdict\x18\x01 \x01(\x0e\x32\x1f.gempool.api.keypool.v1.Verdict\x12\r\n\x05retry\x18\x02 \x01(\x08\x12\x18\n\x10\x63ooldown_seconds\x18\x03 \x01(\x01\x12\x0e\n\x06reason\x18\x04 \x01(\t\"\xcb\x01\n\x0eSessionRequest\x12\n\n\x02id\x18\x01 \x01(\x04\x12\x35\n\x05lease\x18\x02 \x01(\x0b\x32$.gempool.api.keypool.v1.LeaseRequestH\x00\x12\x37\n\x06report\x18\x03 \x01(\x0b\x32%.gempool.api.keypool.v1.ReportRequestH\x00\x12\x35\n\x05\x62\x61tch\x18\x04 \x03(\x0b\x32&.gempool.api.keypool.v1.SessionRequestB\x06\n\x04\x62ody\"\xf7\x01\n\x0fSessionResponse\x12\n\n\x02id\x18\x01 \x01(\x04\x12\x36\n\x05lease\x18\x02 \x01(\x0b\x32%.gempool.api.keypool.v1.LeaseResponseH\x00\x12\x38\n\x06report\x18\x03 \x01(\x0b\x32&.gempool.api.keypool.v1.ReportResponseH\x00\x12\r\n\x05\x65rror\x18\x04 \x01(\t\x12\x36\n\x05\x62\x61tch\x18\x05 \x03(\x0b\x32\'.gempool.api.keypool.v1.SessionResponse\x12\x17\n\x0f\x61\x63\x63\x65pts_batches\x18\x06 \x01(\x08\x42\x06\n\x04\x62ody\"L\n\x12ReportBatchRequest\x12\x36\n\x07reports\x18\x01 \x03(\x0b\x32%.gempool.api.keypool.v1.ReportRequest\"\'\n\x13ReportBatchResponse\x12\x10\n\x08\x61\x63\x63\x65pted\x18\x01 \x01(\x05\"=\n\x08\x43ooldown\x12\r\n\x05model\x18\x01 \x01(\t\x12\x12\n\nuntil_unix\x18\x02 \x01(\x01\x12\x0e\n\x06reason\x18\x03 \x01(\t\"\xd5\x02\n\x07KeyInfo\x12\x0e\n\x06key_id\x18\x01 \x01(\t\x12\x0e\n\x06masked\x18\x02 \x01(\t\x12*\n\x04pool\x18\x03 \x01(\x0e\x32\x1c.gempool.api.keypool.v1.Pool\x12/\n\x05state\x18\x04 \x01(\x0e\x32 .gempool.api.keypool.v1.KeyState\x12\x0e\n\x06reason\x18\x05 \x01(\t\x12\x1c\n\x14\x63onsecutive_failures\x18\x06 \x01(\x05\x12\x12\n\nlast_error\x18\x07 \x01(\t\x12\x33\n\tcooldowns\x18\x08 \x03(\x0b\x32 .gempool.api.keypool.v1.Cooldown\x12\x0c\n\x04tags\x18\t \x03(\t\x12\x18\n\x10uses_last_minute\x18\n \x01(\x03\x12\x15\n\ruses_last_day\x18\x0b \x01(\x03\x12\x17\n\x0fretired_at_unix\x18\x0c \x01(\x01\"\x95\x01\n\x0fListKeysRequest\x12\x11\n\tpage_size\x18\x01 \x01(\x05\x12\x12\n\npage_token\x18\x02 \x01(\t\x12/\n\x05state\x18\x03 \x01(\x0e\x32 .gempool.api.keypool.v1.KeyState\x12*\n\x04pool\x18\x04 \x01(\x0e\x32\x1c.gempool.api.keypool.v1.Pool\"i\n\x10ListKeysResponse\x12-\n\x04keys\x18\x01 \x03(\x0b\x32\x1f.gempool.api.keypool.v1.KeyInfo\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\x12\r\n\x05total\x18\x03 \x01(\x05\"H\n\x11VerifyKeysRequest\x12\x0f\n\x07key_ids\x18\x01 \x03(\t\x12\r\n\x05model\x18\x02 \x01(\t\x12\x13\n\x0b\x63oncurrency\x18\x03 \x01(\x05\"\\\n\x12VerifyKeysResponse\x12\x0e\n\x06key_id\x18\x01 \x01(\t\x12\n\n\x02ok\x18\x02 \x01(\x08\x12\r\n\x05\x65rror\x18\x03 \x01(\t\x12\x0c\n\x04\x64one\x18\x04 \x01(\x05\x12\r\n\x05total\x18\x05 \x01(\x05\"#\n\x10ResetKeysRequest\x12\x0f\n\x07key_ids\x18\x01 \x03(\t\"\"\n\x11ResetKeysResponse\x12\r\n\x05reset\x18\x01 \x01(\x05*<\n\x04Pool\x12\x14\n\x10POOL_UNSPECIFIED\x10\x00\x12\r\n\tPOOL_PAID\x10\x01\x12\x0f\n\x0bPOOL_VERTEX\x10\x02*l\n\tTransport\x12\x10\n\x0cTRANSPORT_OK\x10\x00\x12\x15\n\x11TRANSPORT_TIMEOUT\x10\x01\x12\x1b\n\x17TRANSPORT_CONNECT_ERROR\x10\x02\x12\x19\n\x15TRANSPORT_CLIENT_GONE\x10\x03*\x9a\x01\n\x07Verdict\x12\x17\n\x13VERDICT_UNSPECIFIED\x10\x00\x12\x13\n\x0fVERDICT_SUCCESS\x10\x01\x12\x18\n\x14VERDICT_CLIENT_ERROR\x10\x02\x12\x17\n\x13VERDICT_KEY_RETIRED\x10\x03\x12\x17\n\x13VERDICT_KEY_COOLING\x10\x04\x12\x15\n\x11VERDICT_TRANSIENT\x10\x05*\x81\x01\n\x08KeyState\x12\x19\n\x15KEY_STATE_UNSPECIFIED\x10\x00\x12\x14\n\x10KEY_STATE_ACTIVE\x10\x01\x12\x15\n\x11KEY_STATE_COOLING\x10\x02\x12\x15\n\x11KEY_STATE_RETIRED\x10\x03\x12\x16\n\x12KEY_STATE_DISABLED\x10\x04\x32\xaf\x05\n\x0eKeyPoolService\x12T\n\x05Lease\x12$.gempool.api.keypool.v1.LeaseRequest\x1a%.gempool.api.keypool.v1.LeaseResponse\x12W\n\x06Report\x12%.gempool.api.keypool.v1.ReportRequest\x1a&.gempool.api.keypool.v1.ReportResponse\x12^\n\x07Session\x12&.gempool.api.keypool.v1.SessionRequest\x1a\'.gempool.api.keypool.v1.SessionResponse(\x01\x30\x01\x12\x66\n\x0bReportBatch\x12*.gempool.api.keypool.v1.ReportBatchRequest\x1a+.gempool.api.keypool.v1.ReportBatchResponse\x12]\n\x08ListKeys\x12\'.gempool.api.keypool.v1.ListKeysRequest\x1a(.gempool.api.keypool.v1.ListKeysResponse\x12\x65\n\nVerifyKeys\x12).gempool.api.keypool.v1.VerifyKeysRequest\x1a*.gempool.api.keypool.v1.VerifyKeysResponse0\x01\x12`\n\tResetKeys\x12(.gempool.api.keypool.v1.ResetKeysRequest\x1a).gempool.api.keypool.v1.ResetKeysResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n$gempool/api/keypool/v1/keypool.proto\x12\x16gempool.api.keypool.v1\"\x84\x01\n\x0cLeaseRequest\x12\r\n\x05model\x18\x01 \x01(\t\x12*\n\x04pool\x18\x02 \x01(\x0e\x32\x1c.gempool.api.keypool.v1.Pool\x12\x17\n\x0f\x65xclude_key_ids\x18\x03 \x03(\t\x12\x0b\n\x03tag\x18\x04 \x01(\t\x12\x13\n\x0bwant_key_id\x18\x05 \x01(\t\"7\n\x05Lease\x12\x0e\n\x06key_id\x18\x01 \x01(\t\x12\x0f\n\x07\x61pi_key\x18\x02 \x01(\t\x12\r\n\x05proxy\x18\x03 \x01(\t\"9\n\tExhausted\x12\x1b\n\x13retry_after_seconds\x18\x01 \x01(\x01\x12\x0f\n\x07message\x18\x02 \x01(\t\"\x81\x01\n\rLeaseResponse\x12.\n\x05lease\x18\x01 \x01(\x0b\x32\x1d.gempool.api.keypool.v1.LeaseH\x00\x12\x36\n\texhausted\x18\x02 \x01(\x0b\x32!.gempool.api.keypool.v1.ExhaustedH\x00\x42\x08\n\x06result\"\xf7\x01\n\rReportRequest\x12\x0e\n\x06key_id\x18\x01 \x01(\t\x12\r\n\x05model\x18\x02 \x01(\t\x12*\n\x04pool\x18\x03 \x01(\x0e\x32\x1c.gempool.api.keypool.v1.Pool\x12\x13\n\x0bhttp_status\x18\x04 \x01(\x05\x12\x12\n\nerror_body\x18\x05 \x01(\x0c\x12\x34\n\ttransport\x18\x06 \x01(\x0e\x32!.gempool.api.keypool.v1.Transport\x12\x17\n\x0flatency_seconds\x18\x07 \x01(\x01\x12\x14\n\x0c\x65mpty_answer\x18\x08 \x01(\x08\x12\r\n\x05proxy\x18\t \x01(\t\"{\n\x0eReportResponse\x12\x30\n\x07verdict\x18\x01 \x01(\x0e\x32\x1f.gempool.api.keypool.v1.Verdict\x12\r\n\x05retry\x18\x02 \x01(\x08\x12\x18\n\x10\x63ooldown_seconds\x18\x03 \x01(\x01\x12\x0e\n\x06reason\x18\x04 \x01(\t\"\xcb\x01\n\x0eSessionRequest\x12\n\n\x02id\x18\x01 \x01(\x04\x12\x35\n\x05lease\x18\x02 \x01(\x0b\x32$.gempool.api.keypool.v1.LeaseRequestH\x00\x12\x37\n\x06report\x18\x03 \x01(\x0b\x32%.gempool.api.keypool.v1.ReportRequestH\x00\x12\x35\n\x05\x62\x61tch\x18\x04 \x03(\x0b\x32&.gempool.api.keypool.v1.SessionRequestB\x06\n\x04\x62ody\"\xf7\x01\n\x0fSessionResponse\x12\n\n\x02id\x18\x01 \x01(\x04\x12\x36\n\x05lease\x18\x02 \x01(\x0b\x32%.gempool.api.keypool.v1.LeaseResponseH\x00\x12\x38\n\x06report\x18\x03 \x01(\x0b\x32&.gempool.api.keypool.v1.ReportResponseH\x00\x12\r\n\x05\x65rror\x18\x04 \x01(\t\x12\x36\n\x05\x62\x61tch\x18\x05 \x03(\x0b\x32\'.gempool.api.keypool.v1.SessionResponse\x12\x17\n\x0f\x61\x63\x63\x65pts_batches\x18\x06 \x01(\x08\x42\x06\n\x04\x62ody\"L\n\x12ReportBatchRequest\x12\x36\n\x07reports\x18\x01 \x03(\x0b\x32%.gempool.api.keypool.v1.ReportRequest\"\'\n\x13ReportBatchResponse\x12\x10\n\x08\x61\x63\x63\x65pted\x18\x01 \x01(\x05\"=\n\x08\x43ooldown\x12\r\n\x05model\x18\x01 \x01(\t\x12\x12\n\nuntil_unix\x18\x02 \x01(\x01\x12\x0e\n\x06reason\x18\x03 \x01(\t\"\xd5\x02\n\x07KeyInfo\x12\x0e\n\x06key_id\x18\x01 \x01(\t\x12\x0e\n\x06masked\x18\x02 \x01(\t\x12*\n\x04pool\x18\x03 \x01(\x0e\x32\x1c.gempool.api.keypool.v1.Pool\x12/\n\x05state\x18\x04 \x01(\x0e\x32 .gempool.api.keypool.v1.KeyState\x12\x0e\n\x06reason\x18\x05 \x01(\t\x12\x1c\n\x14\x63onsecutive_failures\x18\x06 \x01(\x05\x12\x12\n\nlast_error\x18\x07 \x01(\t\x12\x33\n\tcooldowns\x18\x08 \x03(\x0b\x32 .gempool.api.keypool.v1.Cooldown\x12\x0c\n\x04tags\x18\t \x03(\t\x12\x18\n\x10uses_last_minute\x18\n \x01(\x03\x12\x15\n\ruses_last_day\x18\x0b \x01(\x03\x12\x17\n\x0fretired_at_unix\x18\x0c \x01(\x01\"\x95\x01\n\x0fListKeysRequest\x12\x11\n\tpage_size\x18\x01 \x01(\x05\x12\x12\n\npage_token\x18\x02 \x01(\t\x12/\n\x05state\x18\x03 \x01(\x0e\x32 .gempool.api.keypool.v1.KeyState\x12*\n\x04pool\x18\x04 \x01(\x0e\x32\x1c.gempool.api.keypool.v1.Pool\"i\n\x10ListKeysResponse\x12-\n\x04keys\x18\x01 \x03(\x0b\x32\x1f.gempool.api.keypool.v1.KeyInfo\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\x12\r\n\x05total\x18\x03 \x01(\x05\"H\n\x11VerifyKeysRequest\x12\x0f\n\x07key_ids\x18\x01 \x03(\t\x12\r\n\x05model\x18\x02 \x01(\t\x12\x13\n\x0b\x63oncurrency\x18\x03 \x01(\x05\"\\\n\x12VerifyKeysResponse\x12\x0e\n\x06key_id\x18\x01 \x01(\t\x12\n\n\x02ok\x18\x02 \x01(\x08\x12\r\n\x05\x65rror\x18\x03 \x01(\t\x12\x0c\n\x04\x64one\x18\x04 \x01(\x05\x12\r\n\x05total\x18\x05 \x01(\x05\"#\n\x10ResetKeysRequest\x12\x0f\n\x07key_ids\x18\x01 \x03(\t\"\"\n\x11ResetKeysResponse\x12\r\n\x05reset\x18\x01 \x01(\x05*<\n\x04Pool\x12\x14\n\x10POOL_UNSPECIFIED\x10\x00\x12\r\n\tPOOL_PAID\x10\x01\x12\x0f\n\x0bPOOL_VERTEX\x10\x02*l\n\tTransport\x12\x10\n\x0cTRANSPORT_OK\x10\x00\x12\x15\n\x11TRANSPORT_TIMEOUT\x10\x01\x12\x1b\n\x17TRANSPORT_CONNECT_ERROR\x10\x02\x12\x19\n\x15TRANSPORT_CLIENT_GONE\x10\x03*\x9a\x01\n\x07Verdict\x12\x17\n\x13VERDICT_UNSPECIFIED\x10\x00\x12\x13\n\x0fVERDICT_SUCCESS\x10\x01\x12\x18\n\x14VERDICT_CLIENT_ERROR\x10\x02\x12\x17\n\x13VERDICT_KEY_RETIRED\x10\x03\x12\x17\n\x13VERDICT_KEY_COOLING\x10\x04\x12\x15\n\x11VERDICT_TRANSIENT\x10\x05*\x81\x01\n\x08KeyState\x12\x19\n\x15KEY_STATE_UNSPECIFIED\x10\x00\x12\x14\n\x10KEY_STATE_ACTIVE\x10\x01\x12\x15\n\x11KEY_STATE_COOLING\x10\x02\x12\x15\n\x11KEY_STATE_RETIRED\x10\x03\x12\x16\n\x12KEY_STATE_DISABLED\x10\x04\x32\xaf\x05\n\x0eKeyPoolService\x12T\n\x05Lease\x12$.gempool.api.keypool.v1.LeaseRequest\x1a%.gempool.api.keypool.v1.LeaseResponse\x12W\n\x06Report\x12%.gempool.api.keypool.v1.ReportRequest\x1a&.gempool.api.keypool.v1.ReportResponse\x12^\n\x07Session\x12&.gempool.api.keypool.v1.SessionRequest\x1a\'.gempool.api.keypool.v1.SessionResponse(\x01\x30\x01\x12\x66\n\x0bReportBatch\x12*.gempool.api.keypool.v1.ReportBatchRequest\x1a+.gempool.api.keypool.v1.ReportBatchResponse\x12]\n\x08ListKeys\x12\'.gempool.api.keypool.v1.ListKeysRequest\x1a(.gempool.api.keypool.v1.ListKeysResponse\x12\x65\n\nVerifyKeys\x12).gempool.api.keypool.v1.VerifyKeysRequest\x1a*.gempool.api.keypool.v1.VerifyKeysResponse0\x01\x12`\n\tResetKeys\x12(.gempool.api.keypool.v1.ResetKeysRequest\x1a).gempool.api.keypool.v1.ResetKeysResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'gempool.api.keypool.v1.keypool_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_POOL']._serialized_start=2289
-  _globals['_POOL']._serialized_end=2349
-  _globals['_TRANSPORT']._serialized_start=2351
-  _globals['_TRANSPORT']._serialized_end=2459
-  _globals['_VERDICT']._serialized_start=2462
-  _globals['_VERDICT']._serialized_end=2616
-  _globals['_KEYSTATE']._serialized_start=2619
-  _globals['_KEYSTATE']._serialized_end=2748
+  _globals['_POOL']._serialized_start=2304
+  _globals['_POOL']._serialized_end=2364
+  _globals['_TRANSPORT']._serialized_start=2366
+  _globals['_TRANSPORT']._serialized_end=2474
+  _globals['_VERDICT']._serialized_start=2477
+  _globals['_VERDICT']._serialized_end=2631
+  _globals['_KEYSTATE']._serialized_start=2634
+  _globals['_KEYSTATE']._serialized_end=2763
   _globals['_LEASEREQUEST']._serialized_start=65
   _globals['_LEASEREQUEST']._serialized_end=197
   _globals['_LEASE']._serialized_start=199
@@ -48,33 +48,33 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_LEASERESPONSE']._serialized_start=316
   _globals['_LEASERESPONSE']._serialized_end=445
   _globals['_REPORTREQUEST']._serialized_start=448
-  _globals['_REPORTREQUEST']._serialized_end=680
-  _globals['_REPORTRESPONSE']._serialized_start=682
-  _globals['_REPORTRESPONSE']._serialized_end=805
-  _globals['_SESSIONREQUEST']._serialized_start=808
-  _globals['_SESSIONREQUEST']._serialized_end=1011
-  _globals['_SESSIONRESPONSE']._serialized_start=1014
-  _globals['_SESSIONRESPONSE']._serialized_end=1261
-  _globals['_REPORTBATCHREQUEST']._serialized_start=1263
-  _globals['_REPORTBATCHREQUEST']._serialized_end=1339
-  _globals['_REPORTBATCHRESPONSE']._serialized_start=1341
-  _globals['_REPORTBATCHRESPONSE']._serialized_end=1380
-  _globals['_COOLDOWN']._serialized_start=1382
-  _globals['_COOLDOWN']._serialized_end=1443
-  _globals['_KEYINFO']._serialized_start=1446
-  _globals['_KEYINFO']._serialized_end=1787
-  _globals['_LISTKEYSREQUEST']._serialized_start=1790
-  _globals['_LISTKEYSREQUEST']._serialized_end=1939
-  _globals['_LISTKEYSRESPONSE']._serialized_start=1941
-  _globals['_LISTKEYSRESPONSE']._serialized_end=2046
-  _globals['_VERIFYKEYSREQUEST']._serialized_start=2048
-  _globals['_VERIFYKEYSREQUEST']._serialized_end=2120
-  _globals['_VERIFYKEYSRESPONSE']._serialized_start=2122
-  _globals['_VERIFYKEYSRESPONSE']._serialized_end=2214
-  _globals['_RESETKEYSREQUEST']._serialized_start=2216
-  _globals['_RESETKEYSREQUEST']._serialized_end=2251
-  _globals['_RESETKEYSRESPONSE']._serialized_start=2253
-  _globals['_RESETKEYSRESPONSE']._serialized_end=2287
-  _globals['_KEYPOOLSERVICE']._serialized_start=2751
-  _globals['_KEYPOOLSERVICE']._serialized_end=3438
+  _globals['_REPORTREQUEST']._serialized_end=695
+  _globals['_REPORTRESPONSE']._serialized_start=697
+  _globals['_REPORTRESPONSE']._serialized_end=820
+  _globals['_SESSIONREQUEST']._serialized_start=823
+  _globals['_SESSIONREQUEST']._serialized_end=1026
+  _globals['_SESSIONRESPONSE']._serialized_start=1029
+  _globals['_SESSIONRESPONSE']._serialized_end=1276
+  _globals['_REPORTBATCHREQUEST']._serialized_start=1278
+  _globals['_REPORTBATCHREQUEST']._serialized_end=1354
+  _globals['_REPORTBATCHRESPONSE']._serialized_start=1356
+  _globals['_REPORTBATCHRESPONSE']._serialized_end=1395
+  _globals['_COOLDOWN']._serialized_start=1397
+  _globals['_COOLDOWN']._serialized_end=1458
+  _globals['_KEYINFO']._serialized_start=1461
+  _globals['_KEYINFO']._serialized_end=1802
+  _globals['_LISTKEYSREQUEST']._serialized_start=1805
+  _globals['_LISTKEYSREQUEST']._serialized_end=1954
+  _globals['_LISTKEYSRESPONSE']._serialized_start=1956
+  _globals['_LISTKEYSRESPONSE']._serialized_end=2061
+  _globals['_VERIFYKEYSREQUEST']._serialized_start=2063
+  _globals['_VERIFYKEYSREQUEST']._serialized_end=2135
+  _globals['_VERIFYKEYSRESPONSE']._serialized_start=2137
+  _globals['_VERIFYKEYSRESPONSE']._serialized_end=2229
+  _globals['_RESETKEYSREQUEST']._serialized_start=2231
+  _globals['_RESETKEYSREQUEST']._serialized_end=2266
+  _globals['_RESETKEYSRESPONSE']._serialized_start=2268
+  _globals['_RESETKEYSRESPONSE']._serialized_end=2302
+  _globals['_KEYPOOLSERVICE']._serialized_start=2766
+  _globals['_KEYPOOLSERVICE']._serialized_end=3453
 # @@protoc_insertion_point(module_scope)

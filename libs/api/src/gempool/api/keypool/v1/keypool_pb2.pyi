@@ -242,6 +242,7 @@ class ReportRequest(_message.Message):
     TRANSPORT_FIELD_NUMBER: _builtins.int
     LATENCY_SECONDS_FIELD_NUMBER: _builtins.int
     EMPTY_ANSWER_FIELD_NUMBER: _builtins.int
+    PROXY_FIELD_NUMBER: _builtins.int
     key_id: _builtins.str
     model: _builtins.str
     pool: Global___Pool.ValueType
@@ -255,6 +256,10 @@ class ReportRequest(_message.Message):
     latency_seconds: _builtins.float
     empty_answer: _builtins.bool
     """A 200 whose first event carried no content."""
+    proxy: _builtins.str
+    """The outbound proxy the attempt left through (empty: direct). The pool tracks the health of
+    each way to the upstream apart from the keys: a connection error is not the key's fault.
+    """
     def __init__(
         self,
         *,
@@ -266,10 +271,11 @@ class ReportRequest(_message.Message):
         transport: Global___Transport.ValueType = ...,
         latency_seconds: _builtins.float = ...,
         empty_answer: _builtins.bool = ...,
+        proxy: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["empty_answer", b"empty_answer", "error_body", b"error_body", "http_status", b"http_status", "key_id", b"key_id", "latency_seconds", b"latency_seconds", "model", b"model", "pool", b"pool", "transport", b"transport"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["empty_answer", b"empty_answer", "error_body", b"error_body", "http_status", b"http_status", "key_id", b"key_id", "latency_seconds", b"latency_seconds", "model", b"model", "pool", b"pool", "proxy", b"proxy", "transport", b"transport"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
