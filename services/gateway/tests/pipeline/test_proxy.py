@@ -6,6 +6,7 @@ from starlette.responses import StreamingResponse
 
 from gempool.api.keypool.v1 import keypool_pb2 as kp
 from gempool.api.keypool.v1.keypool_pb2_grpc import KeyPoolServiceStub
+from gempool.common.devstack import free_port
 from gempool.common.keys import key_id
 from gempool.common.live import LiveSettings
 from gempool.fakegemini.server import Running
@@ -89,6 +90,18 @@ async def test_cooling_pool_answers_429_with_retry_after(
     assert response.headers["retry-after"] == "13"
     assert orjson.loads(await body_of(response))["error"]["status"] == "RESOURCE_EXHAUSTED"
     assert not upstream.fake.calls
+
+
+async def test_an_unreachable_upstream_is_a_502_not_a_429_from_cooling_keys(
+    runtime: Runtime, fake_pool: tuple[FakeKeyPool, int]
+) -> None:
+    pool, _ = fake_pool
+    pool.keys, pool.exhausted_after = ["ok-1", "ok-2"], 2.0  # the other keys of the pool cool
+    runtime.live = Live.build(LiveSettings(BASE_URL=f"http://127.0.0.1:{free_port()}/v1beta", MAX_RETRIES=3))
+    response = await forward(runtime, runtime.live, generate())  # type: ignore[arg-type]
+    assert response.status_code == 502
+    assert orjson.loads(await body_of(response))["error"]["status"] == "UNAVAILABLE"
+    assert [r.transport for r in pool.reports] == [kp.TRANSPORT_CONNECT_ERROR] * 2
 
 
 async def test_empty_answer_is_retried_on_another_key(

@@ -36,9 +36,10 @@ class Outcome:
     empty: bool = False
     seconds: float = 0.0
 
-    def report(self, key_id: str, model: str, pool: int) -> kp.ReportRequest:
+    def report(self, lease: kp.Lease, model: str, pool: int) -> kp.ReportRequest:
         return kp.ReportRequest(
-            key_id=key_id,
+            key_id=lease.key_id,
+            proxy=lease.proxy,  # the pool tracks each route's health apart from the keys
             model=model,
             pool=pool,  # type: ignore[arg-type]
             http_status=self.status,
@@ -169,10 +170,10 @@ async def _relay(
         response.close() if transport != kp.TRANSPORT_OK else response.release()
         outcome = Outcome(status=200 if transport == kp.TRANSPORT_OK else 0, transport=transport)
         outcome.seconds = time.perf_counter() - started
-        rt.reporter.add(outcome.report(lease.key_id, call.model, call.pool))
+        rt.reporter.add(outcome.report(lease, call.model, call.pool))
 
 
 def _report_success(rt: Runtime, call: "Call", lease: kp.Lease, seconds: float) -> None:
     rt.metrics.attempts.labels("success").inc()
     outcome = Outcome(status=200, seconds=seconds)
-    rt.reporter.add(outcome.report(lease.key_id, call.model, call.pool))
+    rt.reporter.add(outcome.report(lease, call.model, call.pool))

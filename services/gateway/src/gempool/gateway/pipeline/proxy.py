@@ -108,15 +108,19 @@ async def _lease(rt: Runtime, live: Live, call: Call, trace: Trace) -> kp.Lease 
 
 
 def _when_exhausted(call: Call, exhausted: Response, last: Outcome | None) -> Response:
-    """No key left to try: a cooling pool says when to come back; else show the last failure."""
-    if exhausted.status_code == 429 or last is None:
+    """No key left to try: a cooling pool says when to come back; else show the last failure.
+
+    When the last failure was the upstream's (no answer, a 5xx), that is the truth the client
+    gets (502/503), not a "retry in 2 s" from keys that merely cool.
+    """
+    if last is None or (exhausted.status_code == 429 and 0 < last.status < 500):
         return exhausted
     return last.as_response(call.adapter)
 
 
 async def _report_failure(rt: Runtime, call: Call, lease: kp.Lease, outcome: Outcome) -> bool:
     """Tell the pool; True when the request should go on with another key."""
-    report = outcome.report(lease.key_id, call.model, call.pool)
+    report = outcome.report(lease, call.model, call.pool)
     try:
         verdict = await rt.pool.report(report, LEASE_TIMEOUT)
     except PoolUnavailable as exc:
