@@ -2,7 +2,6 @@
 service, driven through the gateways with the google-genai SDK and plain HTTP."""
 
 import collections
-import subprocess
 import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -14,12 +13,13 @@ from google import genai
 from google.genai import types
 
 from gempool.api.keypool.v1 import keypool_pb2, keypool_pb2_grpc
-from gempool.common.devstack import Stack, free_port
+from gempool.common.devstack import Stack
 from gempool.common.keys import key_id
 from gempool.fakegemini.behaviour import Behaviour
 from gempool.fakegemini.server import Running
 
 from .conftest import StackFactory
+from .servers import PrivateRedis
 
 TOKEN = "pool-team-token"
 HEALTHY = ["ok-k1", "ok-k2", "ok-k3", "ok-k4"]
@@ -28,40 +28,11 @@ BAD = ["invalid-k5", "leaked-k6", "quota-k7", "overload-k8"]
 pytestmark = pytest.mark.e2e
 
 
-class PrivateRedis:
-    """A Redis of this module's own, so a test may stop and restart it."""
-
-    def __init__(self) -> None:
-        self.port = free_port()
-        self.proc = start_redis(self.port)
-
-    def restart(self) -> None:
-        self.stop()
-        self.proc = start_redis(self.port)
-
-    def stop(self) -> None:
-        self.proc.terminate()
-        self.proc.wait(10)
-
-
 @pytest.fixture(scope="module")
 def redis_server() -> Iterator[PrivateRedis]:
     server = PrivateRedis()
     yield server
     server.stop()
-
-
-def start_redis(port: int) -> "subprocess.Popen[bytes]":
-    cmd = ["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"]
-    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL)
-    deadline = time.monotonic() + 10
-    while (
-        subprocess.run(["redis-cli", "-p", str(port), "ping"], capture_output=True).stdout.strip() != b"PONG"
-    ):
-        if time.monotonic() > deadline:
-            raise RuntimeError("redis-server did not start")
-        time.sleep(0.05)
-    return proc
 
 
 @pytest.fixture(scope="module")

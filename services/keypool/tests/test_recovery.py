@@ -12,6 +12,7 @@ from prometheus_client import CollectorRegistry
 from gempool.api.config.v1 import config_pb2, config_pb2_grpc
 from gempool.api.keypool.v1 import keypool_pb2 as pb
 from gempool.common.devstack import free_port
+from gempool.common.tasks import stop_tasks
 from gempool.keypool.configsync import ConfigStatusSink
 from gempool.keypool.metrics import Metrics
 from gempool.keypool.pool import KeyPool
@@ -55,24 +56,33 @@ async def test_the_watch_says_when_the_store_is_down_once_and_rebuilds_when_it_i
     dead = RedisStore.from_url(f"redis://127.0.0.1:{free_port()}/0", "nowhere:")
     pool = KeyPool(redis_store, NoSink(), Metrics(registry))
     await pool.load(records(), 5)
-    await wipe(redis_store)  # Redis goes away, and comes back empty
-    pool.store = dead
     servicer = health.aio.HealthServicer()
-    watch = StoreWatch(pool, pool.metrics, servicer, interval=0.01)
-    for _ in range(3):
-        await watch.check()
-        watch.down(ConnectionError("refused"))  # as a failed request reports it
-    reply = await servicer.Check(health_pb2.HealthCheckRequest(), None)
-    assert reply.status == health_pb2.HealthCheckResponse.NOT_SERVING
-    assert registry.get_sample_value("gempool_keypool_store_up") == 0
-    assert [r.message for r in caplog.records if r.levelno >= logging.WARNING] == [
-        "key store unreachable; not serving until it answers"
-    ]
-    pool.store = redis_store  # Redis is back, empty
-    await watch.check()
-    reply = await servicer.Check(health_pb2.HealthCheckRequest(), None)
-    assert reply.status == health_pb2.HealthCheckResponse.SERVING
+    watch = StoreWatch(pool, pool.metrics, servicer, interval=60)  # looks again only when asked
+
+    async def status_is(wanted: int) -> bool:
+        reply = await servicer.Check(health_pb2.HealthCheckRequest(), None)
+        return bool(reply.status == wanted)
+
+    task = asyncio.create_task(watch.run())
+    try:
+        await eventually(lambda: status_is(health_pb2.HealthCheckResponse.SERVING))
+        pool.store = dead  # Redis goes away
+        for _ in range(5):
+            watch.suspect()  # as failed requests ask
+            await asyncio.sleep(0.05)
+        await eventually(lambda: status_is(health_pb2.HealthCheckResponse.NOT_SERVING))
+        assert registry.get_sample_value("gempool_keypool_store_up") == 0
+        assert [r.message for r in caplog.records if r.levelno >= logging.WARNING] == [
+            "key store unreachable; not serving until it answers"
+        ]
+        await wipe(redis_store)
+        pool.store = redis_store  # Redis is back, empty
+        watch.suspect()
+        await eventually(lambda: status_is(health_pb2.HealthCheckResponse.SERVING))
+    finally:
+        await stop_tasks(task)
     assert registry.get_sample_value("gempool_keypool_store_up") == 1
+    assert registry.get_sample_value("gempool_keypool_store_rebuilds_total") == 1
     assert (await pool.lease("m", pb.POOL_UNSPECIFIED, [])).lease.key_id in {"k0", "k1", "k2"}
     await dead.close()
 

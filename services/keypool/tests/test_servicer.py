@@ -5,9 +5,12 @@ import json
 from collections import Counter
 from typing import TypedDict, Unpack
 
+import pytest
+
 from gempool.api.config.v1 import config_pb2
 from gempool.api.keypool.v1 import keypool_pb2 as pb
 from gempool.common.keys import key_id
+from gempool.keypool import upstream
 from gempool.keypool.testing import Harness, eventually
 
 INVALID_KEY = json.dumps(
@@ -343,8 +346,9 @@ async def test_a_daily_quota_parks_every_key_of_the_same_project(keypool: Harnes
 
 
 async def test_an_upstream_outage_stops_retries_blames_no_key_and_ends_with_one_answer(
-    keypool: Harness,
+    keypool: Harness, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    monkeypatch.setattr(upstream, "SETTLE_SECONDS", 0.0)  # no late reports here
     ids = await with_keys(keypool, KEYS)
 
     async def refused(kid: str, proxy: str = "") -> pb.ReportResponse:

@@ -31,16 +31,17 @@ def test_a_route_goes_down_after_threshold_failures_in_a_row_and_up_at_one_answe
     assert [health.failed("direct", 10.0, 3) for _ in range(3)] == [None, None, Change.DOWN]
     assert health.is_down("direct") and health.failed("direct", 11.0, 3) is None  # one DOWN per outage
     assert not health.is_down("http://p1:3128")
-    assert health.answered("direct") == (Change.UP, 10.0)
+    assert health.answered("direct", 10.5) is None, "a late report of an attempt begun before"
+    assert health.answered("direct", 11.0) == (Change.UP, 10.0)
     assert not health.is_down("direct") and health.routes == {}
-    assert health.answered("direct") is None
+    assert health.answered("direct", 12.0) is None
 
 
 def test_an_answer_in_between_resets_the_count() -> None:
     health = UpstreamHealth()
     health.failed("direct", 1.0, 3)
     health.failed("direct", 1.0, 3)
-    assert health.answered("direct") is None
+    assert health.answered("direct", 1.0) is None
     assert health.failed("direct", 2.0, 3) is None and not health.is_down("direct")
 
 

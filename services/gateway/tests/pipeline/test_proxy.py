@@ -98,7 +98,7 @@ async def test_an_unreachable_upstream_is_a_502_not_a_429_from_cooling_keys(
     pool, _ = fake_pool
     pool.keys, pool.exhausted_after = ["ok-1", "ok-2"], 2.0  # the other keys of the pool cool
     runtime.live = Live.build(LiveSettings(BASE_URL=f"http://127.0.0.1:{free_port()}/v1beta", MAX_RETRIES=3))
-    response = await forward(runtime, runtime.live, generate())  # type: ignore[arg-type]
+    response = await forward(runtime, runtime.live, generate())
     assert response.status_code == 502
     assert orjson.loads(await body_of(response))["error"]["status"] == "UNAVAILABLE"
     assert [r.transport for r in pool.reports] == [kp.TRANSPORT_CONNECT_ERROR] * 2

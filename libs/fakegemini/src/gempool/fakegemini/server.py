@@ -24,8 +24,12 @@ class _Server(uvicorn.Server):
 
 
 @contextmanager
-def serve_in_thread(host: str = "127.0.0.1", port: int = 0) -> Iterator[Running]:
-    fake = FakeGemini()
+def serve_in_thread(
+    host: str = "127.0.0.1", port: int = 0, fake: FakeGemini | None = None
+) -> Iterator[Running]:
+    """Serve ``fake`` (a new one by default): leaving the block stops it, so a test may stop the
+    upstream and serve the same fake again on the same port."""
+    fake = fake or FakeGemini()
     config = uvicorn.Config(create_app(fake), host=host, port=port, log_level="warning", lifespan="off")
     server = _Server(config)
     thread = threading.Thread(target=lambda: asyncio.run(server.serve()), daemon=True)

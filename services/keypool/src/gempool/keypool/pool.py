@@ -226,7 +226,7 @@ class KeyPool:
 
     def _route_answered(self, proxy: str) -> None:
         route = route_name(proxy)
-        back = self.upstream.answered(route)
+        back = self.upstream.answered(route, time.time())
         if back is not None:
             self.metrics.upstream_up.labels(route).set(1)
             log.warning(

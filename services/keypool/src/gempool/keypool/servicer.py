@@ -26,8 +26,8 @@ class KeyPoolServicer(keypool_pb2_grpc.KeyPoolServiceServicer):
         """The store's outage becomes one StoreUnavailable (the watch logs the incident once)."""
         try:
             return await call
-        except UNREACHABLE as exc:
-            self.watch.down(exc)
+        except UNREACHABLE:
+            self.watch.suspect()
             raise StoreUnavailable("the key store (Redis) is unavailable") from None
 
     async def _lease(self, request: pb.LeaseRequest) -> pb.LeaseResponse:

@@ -8,6 +8,7 @@ line per incident (not a traceback per request).
 """
 
 import asyncio
+import contextlib
 import logging
 import time
 
@@ -19,6 +20,8 @@ from .store import UNREACHABLE
 
 log = logging.getLogger(__name__)
 CHECK_INTERVAL = 1.0
+# Checks a failed request asks for are at least this far apart (a storm of failures is one check).
+MIN_GAP = 0.1
 SERVING = health_pb2.HealthCheckResponse.SERVING
 NOT_SERVING = health_pb2.HealthCheckResponse.NOT_SERVING
 
@@ -38,10 +41,16 @@ class StoreWatch:
         self.pool, self.metrics, self.health, self.interval = pool, metrics, health_servicer, interval
         self.down_since = 0.0
         self._told: object = None  # the health status last set
+        self._wake = asyncio.Event()
         metrics.store_up.set(1)
 
+    def suspect(self) -> None:
+        """A request failed on the store: look now. One connection cut by a Redis restart is not
+        yet an outage; the check on a fresh connection decides."""
+        self._wake.set()
+
     def down(self, exc: BaseException) -> None:
-        """The store failed a call: the first failure of an incident is logged, the rest are not."""
+        """The store failed the check: the first failure of an incident is logged, the rest are not."""
         if self.down_since:
             return
         self.down_since = time.monotonic()
@@ -67,8 +76,11 @@ class StoreWatch:
 
     async def run(self) -> None:
         while True:
+            self._wake.clear()
             try:
                 await self.check()
             except Exception:
                 log.exception("key store check failed")
-            await asyncio.sleep(self.interval)
+            await asyncio.sleep(MIN_GAP)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), self.interval - MIN_GAP)

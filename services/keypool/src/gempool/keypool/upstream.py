@@ -17,6 +17,9 @@ from gempool.common.googleerror import parse_error
 from .classify import Outcome
 
 DIRECT = "direct"
+# Successes reported this soon after a route went down are late reports of attempts that began
+# before (successes travel in batches): they do not bring the route back.
+SETTLE_SECONDS = 1.0
 
 
 class Change(enum.Enum):
@@ -66,12 +69,13 @@ class UpstreamHealth:
             return Change.DOWN
         return None
 
-    def answered(self, route: str) -> tuple[Change, float] | None:
+    def answered(self, route: str, now: float) -> tuple[Change, float] | None:
         """Google answered through ``route``: (UP, when it went down) if it was down."""
-        state = self.routes.pop(route, None)
-        if state is not None and state.down_since:
-            return Change.UP, state.down_since
-        return None
+        state = self.routes.get(route)
+        if state is None or (state.down_since and now - state.down_since < SETTLE_SECONDS):
+            return None
+        del self.routes[route]
+        return (Change.UP, state.down_since) if state.down_since else None
 
     def is_down(self, route: str) -> bool:
         state = self.routes.get(route)

@@ -6,6 +6,9 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 import redis.asyncio as aioredis
+from redis.asyncio.retry import Retry
+from redis.backoff import NoBackoff
+from redis.exceptions import ConnectionError as RedisConnectionError
 
 from . import lua
 from .base import (
@@ -62,7 +65,12 @@ class RedisStore:
     def from_url(cls, url: str, prefix: str, max_connections: int = MAX_CONNECTIONS) -> "RedisStore":
         """Callers beyond ``max_connections`` wait for a free connection rather than fail."""
         pool = aioredis.BlockingConnectionPool.from_url(
-            url, max_connections=max_connections, timeout=POOL_WAIT
+            url,
+            max_connections=max_connections,
+            timeout=POOL_WAIT,
+            # A connection a Redis restart cut fails its next command: one retry on a new one.
+            retry=Retry(NoBackoff(), 1),
+            retry_on_error=[RedisConnectionError],
         )
         return cls(aioredis.Redis.from_pool(pool), prefix)
 
