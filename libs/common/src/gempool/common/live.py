@@ -100,7 +100,15 @@ class LiveSettings(BaseModel):
         "https://aiplatform.googleapis.com/v1beta1/publishers/google", "upstream", "Vertex express root."
     )
     # --- key pool
-    MAX_FAILURES: int = _field(3, "keys", "Consecutive transient failures that retire a key.", ge=1, le=1000)
+    MAX_FAILURES: int = _field(
+        3,
+        "keys",
+        "Connection errors, timeouts or 5xx without Google's error in a row after which the upstream "
+        "(or one proxy) counts as down: a request failing on it stops trying other keys. They never "
+        "retire a key.",
+        ge=1,
+        le=1000,
+    )
     TEST_MODEL: str = _field("gemini-2.5-flash-lite", "keys", "Model used to probe keys.", min_length=1)
     CHECK_INTERVAL_HOURS: float = _field(1.0, "keys", "Hours between probes of retired keys.", gt=0)
     MODEL_KEY_TAGS: JsonMap = _field(
