@@ -17,6 +17,8 @@ from gempool.keypool.configsync import ConfigStatusSink
 from gempool.keypool.metrics import Metrics
 from gempool.keypool.pool import KeyPool
 from gempool.keypool.records import KeyRecord
+from gempool.keypool.servicer import KeyPoolServicer
+from gempool.keypool.session import serve_session
 from gempool.keypool.store import UNREACHABLE, RedisStore, Store
 from gempool.keypool.storewatch import StoreWatch
 from gempool.keypool.testing import FakeConfig, eventually, start_fake_config
@@ -133,4 +135,22 @@ async def test_what_an_unreachable_redis_raises_is_known_as_unreachable() -> Non
     dead = RedisStore.from_url(f"redis://127.0.0.1:{free_port()}/0", "nowhere:")
     with pytest.raises(UNREACHABLE):
         await dead.lease("free", "m", [])
+    await dead.close()
+
+
+async def test_requests_while_redis_is_down_get_an_answer_not_a_traceback_each(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    dead = RedisStore.from_url(f"redis://127.0.0.1:{free_port()}/0", "nowhere:")
+    pool = KeyPool(dead, NoSink(), Metrics(CollectorRegistry()))
+    pool.revision = 1
+    servicer = KeyPoolServicer(pool, None, StoreWatch(pool, pool.metrics))  # type: ignore[arg-type]
+
+    async def requests() -> AsyncIterator[pb.SessionRequest]:
+        for i in range(1, 4):
+            yield pb.SessionRequest(id=i, lease=pb.LeaseRequest(model="m"))
+
+    answers = [a async for a in serve_session(requests(), servicer._lease, servicer._report)]
+    assert sorted(a.error for a in answers[1:]) == ["the key store (Redis) is unavailable"] * 3
+    assert not [r for r in caplog.records if r.levelno >= logging.ERROR], "the watch tells, once"
     await dead.close()

@@ -30,13 +30,18 @@ class KeyPoolServicer(keypool_pb2_grpc.KeyPoolServiceServicer):
             self.watch.suspect()
             raise StoreUnavailable("the key store (Redis) is unavailable") from None
 
+    async def _or_abort(self, call: Awaitable[T], context: grpc.aio.ServicerContext[Any, Any]) -> T:
+        """A unary RPC's answer, or UNAVAILABLE while the store cannot be reached."""
+        try:
+            return await self._guarded(call)
+        except StoreUnavailable as exc:
+            await context.abort(grpc.StatusCode.UNAVAILABLE, str(exc))
+
     async def _lease(self, request: pb.LeaseRequest) -> pb.LeaseResponse:
         if request.want_key_id:
             return await self._guarded(self.pool.lease_key(request.want_key_id, request.model))
-        pool = self.pool
-        return await self._guarded(
-            pool.lease(request.model, request.pool, request.exclude_key_ids, request.tag)
-        )
+        leased = self.pool.lease(request.model, request.pool, request.exclude_key_ids, request.tag)
+        return await self._guarded(leased)
 
     async def _report(self, request: pb.ReportRequest) -> pb.ReportResponse:
         return await self._guarded(self.pool.report(request))
@@ -46,16 +51,13 @@ class KeyPoolServicer(keypool_pb2_grpc.KeyPoolServiceServicer):
     ) -> pb.LeaseResponse:
         try:
             return await self._lease(request)
-        except StoreUnavailable as exc:
+        except StoreUnavailable as exc:  # _lease guards already
             await context.abort(grpc.StatusCode.UNAVAILABLE, str(exc))
 
     async def Report(
         self, request: pb.ReportRequest, context: grpc.aio.ServicerContext[Any, Any]
     ) -> pb.ReportResponse:
-        try:
-            return await self._report(request)
-        except StoreUnavailable as exc:
-            await context.abort(grpc.StatusCode.UNAVAILABLE, str(exc))
+        return await self._or_abort(self.pool.report(request), context)
 
     async def Session(
         self, request_iterator: AsyncIterator[pb.SessionRequest], context: grpc.aio.ServicerContext[Any, Any]
@@ -66,16 +68,14 @@ class KeyPoolServicer(keypool_pb2_grpc.KeyPoolServiceServicer):
     async def ReportBatch(
         self, request: pb.ReportBatchRequest, context: grpc.aio.ServicerContext[Any, Any]
     ) -> pb.ReportBatchResponse:
-        try:
-            await self._guarded(self.pool.report_many(request.reports))
-        except StoreUnavailable as exc:
-            await context.abort(grpc.StatusCode.UNAVAILABLE, str(exc))
+        await self._or_abort(self.pool.report_many(request.reports), context)
         return pb.ReportBatchResponse(accepted=len(request.reports))
 
     async def ListKeys(
         self, request: pb.ListKeysRequest, context: grpc.aio.ServicerContext[Any, Any]
     ) -> pb.ListKeysResponse:
-        return await list_keys(self.pool.store, self.pool.records, self.pool.sorted_ids, request)
+        listed = list_keys(self.pool.store, self.pool.records, self.pool.sorted_ids, request)
+        return await self._or_abort(listed, context)
 
     async def VerifyKeys(
         self, request: pb.VerifyKeysRequest, context: grpc.aio.ServicerContext[Any, Any]
@@ -91,4 +91,5 @@ class KeyPoolServicer(keypool_pb2_grpc.KeyPoolServiceServicer):
             if request.key_ids
             else self.pool.sorted_ids
         )
-        return pb.ResetKeysResponse(reset=await self.pool.restore(list(ids), "reset by an admin"))
+        reset = await self._or_abort(self.pool.restore(list(ids), "reset by an admin"), context)
+        return pb.ResetKeysResponse(reset=reset)
