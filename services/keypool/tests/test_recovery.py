@@ -108,13 +108,13 @@ async def test_status_changes_made_while_config_is_down_are_delivered_in_order_w
     pool = KeyPool(make_store(), NoSink(), Metrics(registry))
     pool.sink = ConfigStatusSink(stub, pool.store, pool.metrics.status_pending)
     await pool.load([KeyRecord.from_proto(r) for r in fake.records.values()], 1)
-    fake.unavailable = True
+    fake.status_error = grpc.StatusCode.UNKNOWN  # what an unhandled database error gives
     await pool.retire(a, "API key not valid", "bad_key")
     await pool.retire(b, "API key expired", "bad_key")
     await pool.restore([a], "probe answered")  # the latest change of a wins
     assert registry.get_sample_value("gempool_keypool_status_pending") == 2
     assert fake.records[b].status == ACTIVE and fake.status_calls == []
-    fake.unavailable = False
+    fake.status_error = None
     # another replica (or this keypool after a restart) delivers what was kept
     later = ConfigStatusSink(stub, make_store(), retry_interval=0.02)
     task = asyncio.create_task(later.run())
@@ -154,3 +154,16 @@ async def test_requests_while_redis_is_down_get_an_answer_not_a_traceback_each(
     assert sorted(a.error for a in answers[1:]) == ["the key store (Redis) is unavailable"] * 3
     assert not [r for r in caplog.records if r.levelno >= logging.ERROR], "the watch tells, once"
     await dead.close()
+
+
+async def test_a_change_config_refuses_as_wrong_is_dropped_not_retried_forever(
+    config: tuple[FakeConfig, "config_pb2_grpc.ConfigServiceAsyncStub"], make_store: Callable[[], Store]
+) -> None:
+    fake, stub = config
+    a, b = sorted(fake.records)
+    sink = ConfigStatusSink(stub, make_store())
+    fake.status_error = grpc.StatusCode.INVALID_ARGUMENT
+    await sink.set_status(a, RETIRED, "API key not valid")
+    fake.status_error = None
+    await sink.set_status(b, RETIRED, "API key not valid")
+    assert [c.key_id for c in fake.status_calls] == [b] and await sink.store.kept_statuses() == []

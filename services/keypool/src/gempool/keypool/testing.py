@@ -24,7 +24,8 @@ class FakeConfig(config_pb2_grpc.ConfigServiceServicer):
         self.records: dict[str, config_pb2.KeyRecord] = {}
         self.status_calls: list[config_pb2.SetKeyStatusRequest] = []
         self.list_calls = 0
-        self.unavailable = False  # SetKeyStatus answers UNAVAILABLE (its database is down)
+        # SetKeyStatus fails with this code (UNAVAILABLE: as when its database is down)
+        self.status_error: grpc.StatusCode | None = None
         self._watchers: list[asyncio.Queue[config_pb2.SettingsSnapshot]] = []
 
     def add_keys(
@@ -96,8 +97,8 @@ class FakeConfig(config_pb2_grpc.ConfigServiceServicer):
     async def SetKeyStatus(
         self, request: config_pb2.SetKeyStatusRequest, context: grpc.aio.ServicerContext[Any, Any]
     ) -> config_pb2.SetKeyStatusResponse:
-        if self.unavailable:
-            await context.abort(grpc.StatusCode.UNAVAILABLE, "the database is unavailable")
+        if self.status_error is not None:
+            await context.abort(self.status_error, "SetKeyStatus failed")
         self.status_calls.append(request)
         rec = self.records.get(request.key_id)
         if rec is None:
