@@ -22,6 +22,10 @@ PAGE_SIZE = 1000
 STATUS_TIMEOUT = 5.0
 # How often kept status changes are offered to the config service again.
 RETRY_INTERVAL = 1.0
+# Answers that say the change itself is wrong: offering it again would block every later change.
+REFUSED = frozenset(
+    {grpc.StatusCode.INVALID_ARGUMENT, grpc.StatusCode.NOT_FOUND, grpc.StatusCode.UNIMPLEMENTED}
+)
 
 
 class ConfigSync:
@@ -108,8 +112,11 @@ class ConfigStatusSink:
                 try:
                     await self.stub.SetKeyStatus(request, timeout=STATUS_TIMEOUT)
                 except grpc.aio.AioRpcError as exc:
-                    self._failed(exc, len(kept) - sent)
-                    return sent
+                    if exc.code() not in REFUSED:
+                        self._failed(exc, len(kept) - sent)
+                        return sent
+                    extra = {"key_id": change.key_id, "code": exc.code().name}
+                    log.warning("config refused a key status change; dropped", extra=extra)
                 await self.store.drop_status(change)
                 sent += 1
             self._delivered(sent)
