@@ -20,6 +20,7 @@ import pytest
 
 from gempool.api.keypool.v1 import keypool_pb2, keypool_pb2_grpc
 from gempool.common.devstack import Stack, free_port, grpc_serving
+from gempool.common.healthcheck import check_grpc
 from gempool.common.keys import key_id
 from gempool.fakegemini.app import FakeGemini
 from gempool.fakegemini.behaviour import Behaviour
@@ -184,6 +185,8 @@ def test_a_redis_restart_under_load_heals_by_itself(stack: Stack, redis_server: 
             return grpc_serving(f"127.0.0.1:{stack.ports.keypool}")
 
         wait_until(lambda: not serving(), 5, "the keypool says it cannot serve without Redis")
+        alive = check_grpc(f"127.0.0.1:{stack.ports.keypool}", "liveness", 2)
+        assert alive is None, "not ready, but alive: a restart would not bring Redis back"
         time.sleep(1.0)
         redis_server.start()  # empty: no rings, no rotation, no marks
         back = time.monotonic()

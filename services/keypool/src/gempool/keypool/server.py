@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 
 import grpc
 import httpx
-from grpc_health.v1 import health
+from grpc_health.v1 import health, health_pb2
 from prometheus_client import CollectorRegistry
 
 from gempool.api.config.v1 import config_pb2_grpc
@@ -25,7 +25,7 @@ from .prober import PROBE_TIMEOUT, ClientFor, Prober, proxied_client
 from .servicer import KeyPoolServicer
 from .settings import KeyPoolSettings
 from .store import UNREACHABLE, open_store
-from .storewatch import StoreWatch
+from .storewatch import LIVENESS, StoreWatch
 
 log = logging.getLogger(__name__)
 GAUGE_INTERVAL = 15.0
@@ -84,6 +84,7 @@ async def build_app(
 
 
 async def _start(app: KeyPoolApp, wait: float) -> None:
+    await app.health.set(LIVENESS, health_pb2.HealthCheckResponse.SERVING)
     first = asyncio.Event()
     app.tasks.append(
         asyncio.create_task(follow_settings(app.channel, app.sync.on_snapshot, first=first), name="watch")

@@ -22,6 +22,9 @@ log = logging.getLogger(__name__)
 CHECK_INTERVAL = 1.0
 # Checks a failed request asks for are at least this far apart (a storm of failures is one check).
 MIN_GAP = 0.1
+# The health service name liveness probes ask: SERVING while the process runs, even while Redis is
+# away (a restart would not bring it back); the overall status ("") is the readiness.
+LIVENESS = "liveness"
 SERVING = health_pb2.HealthCheckResponse.SERVING
 NOT_SERVING = health_pb2.HealthCheckResponse.NOT_SERVING
 
