@@ -63,7 +63,8 @@ class StoreWatch:
     async def check(self) -> None:
         """One look: rebuild lost rings; flip health and the gauge when the store comes and goes."""
         try:
-            await self.pool.rebuild()
+            if not await self.pool.store.intact():  # one cheap call a second, and reachability
+                await self.pool.rebuild()
         except UNREACHABLE as exc:
             self.down(exc)
         else:
