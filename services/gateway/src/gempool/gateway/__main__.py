@@ -1,6 +1,7 @@
 """``python -m gempool.gateway``: serve the gateway with uvicorn."""
 
 import logging
+import math
 
 import uvicorn
 from fastapi import FastAPI
@@ -8,13 +9,14 @@ from fastapi import FastAPI
 from gempool.common.logs import setup_logging
 from gempool.gateway.app import create_app
 from gempool.gateway.settings import GatewaySettings
+from gempool.gateway.shutdown import BACKSTOP
 
 log = logging.getLogger("gempool.gateway")
 
 
 def app_from_env() -> FastAPI:
     """Factory for uvicorn workers: each worker builds its own app from the environment."""
-    return create_app(GatewaySettings())
+    return create_app(GatewaySettings(), handle_signals=True)
 
 
 def main() -> None:
@@ -28,7 +30,7 @@ def main() -> None:
         )
     uvicorn.run(
         # Several workers each build their own app, so they get the factory's import path.
-        "gempool.gateway.__main__:app_from_env" if workers else create_app(settings),
+        "gempool.gateway.__main__:app_from_env" if workers else create_app(settings, handle_signals=True),
         factory=workers is not None,
         workers=workers,
         host=settings.HOST,
@@ -37,7 +39,8 @@ def main() -> None:
         http="httptools",
         access_log=False,
         log_config=None,
-        timeout_graceful_shutdown=10,
+        # The drain ends what runs at the grace (see shutdown); uvicorn's own timeout is a backstop.
+        timeout_graceful_shutdown=math.ceil(settings.GATEWAY_SHUTDOWN_GRACE_SECONDS + BACKSTOP),
     )
 
 
