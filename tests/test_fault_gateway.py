@@ -69,6 +69,23 @@ def statuses(pg_url: str) -> list[int]:
         return [int(row[0]) for row in conn.execute("SELECT status FROM request_logs ORDER BY id")]
 
 
+def stored(pg_url: str) -> int:
+    with psycopg.connect(pg_url.replace("+psycopg", "")) as conn:
+        row = conn.execute("SELECT count(*) FROM request_logs").fetchone()
+    return int(row[0]) if row else 0
+
+
+def seconds_between_deliveries(pg_url: str, count: int, watch: float) -> list[float]:
+    """Watch the stored request logs for ``watch`` seconds: the times between two deliveries."""
+    seen, deadline = [], time.monotonic() + watch
+    while time.monotonic() < deadline:
+        if (now := stored(pg_url)) > count:
+            seen.append(time.monotonic())
+            count = now
+        time.sleep(0.05)
+    return [later - earlier for earlier, later in zip(seen, seen[1:], strict=False)]
+
+
 def eventually(check: Callable[[], Any], timeout: float) -> Any:
     deadline = time.monotonic() + timeout
     while not (result := check()) and time.monotonic() < deadline:
@@ -228,14 +245,15 @@ def test_sigkill_loses_at_most_the_last_flush_interval_of_request_logs(stack: St
 
     worker = threading.Thread(target=load, daemon=True)
     worker.start()
-    time.sleep(3)
+    gaps = seconds_between_deliveries(pg_url, before, 4.0)
+    assert len(gaps) >= 3 and max(gaps) <= FLUSH + BATCH_SEND  # records never wait longer than that
     proc = stack.procs.pop("gateway")
     killed_at = time.time()
     proc.kill()
     proc.wait()
     stop.set()
     worker.join(10)
-    stored = len(statuses(pg_url)) - before
+    kept = stored(pg_url) - before
     old_enough = sum(1 for at in answered if at <= killed_at - FLUSH - BATCH_SEND)
-    assert len(answered) > 20 and old_enough <= stored <= len(answered)
+    assert len(answered) > 20 and old_enough <= kept <= len(answered)
     restart_gateway(stack)
