@@ -182,3 +182,18 @@ async def test_a_request_waiting_for_its_answer_when_the_grace_runs_out_gets_a_5
     assert response.status_code == 503
     assert "restarting" in orjson.loads(body)["error"]["message"]
     assert await logged(runtime, logs) == ([503], [])
+
+
+async def test_a_request_cancelled_before_its_answer_is_still_logged_once(
+    runtime: Runtime, fake_pool: tuple[FakeKeyPool, int], upstream: Running, logs: FakeConfig
+) -> None:
+    """A fake stream's client that leaves cancels the call behind it; the request log keeps it."""
+    fake_pool[0].keys = ["slow-1"]
+    upstream.fake.rules.keys["slow-1"] = Behaviour.parse("slow:5")
+    CALLER.set(Caller("team-a", "token:1"))
+    call = asyncio.create_task(forward(runtime, runtime.live, generate()))  # type: ignore[arg-type]
+    await asyncio.sleep(0.3)
+    call.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await call
+    assert await logged(runtime, logs) == ([499], [])

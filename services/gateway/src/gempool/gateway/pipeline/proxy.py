@@ -58,18 +58,21 @@ async def forward(rt: Runtime, live: Live, call: Call) -> Response:
     trace = Trace(CALLER.get())  # the caller authorize() found
     response = await admit(rt.limiter, trace.caller, call.dialect, call.model)
     if response is None:
-        response = await _until_stopped(rt, live, call, trace)
+        response = await _until_stopped(rt, live, call, trace, started)
     _observe(rt, call, response, started, trace)
     return response
 
 
-async def _until_stopped(rt: Runtime, live: Live, call: Call, trace: Trace) -> Response:
-    """The attempts, unless the gateway's shutdown grace runs out first: then a 503 that says so."""
+async def _until_stopped(rt: Runtime, live: Live, call: Call, trace: Trace, started: float) -> Response:
+    """The attempts, unless the gateway's shutdown grace runs out first: then a 503 that says so.
+    Cancelled otherwise (the caller gave up), the request is still logged, as 499."""
     task = rt.drain.track()
     try:
         return await _attempts(rt, live, call, trace)
     except asyncio.CancelledError as exc:
         if not is_stop(exc) or task is None:
+            elapsed = time.perf_counter() - started
+            rt.logs.request(call, trace, 499, elapsed, elapsed, b"")
             raise
         task.uncancel()
         rt.drain.ended.labels("request").inc()
