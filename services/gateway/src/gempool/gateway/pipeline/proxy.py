@@ -20,13 +20,17 @@ from gempool.gateway.logs.ship import TAIL, Trace
 from gempool.gateway.pipeline.adapter import PASSTHROUGH, Adapter
 from gempool.gateway.pipeline.attempt import Outcome, attempt
 from gempool.gateway.pipeline.poolclient import PoolUnavailable
-from gempool.gateway.pipeline.streamend import SHUTDOWN, logged_stream
+from gempool.gateway.pipeline.streamend import logged_stream
 from gempool.gateway.runtime import Live, Runtime
 from gempool.gateway.shutdown import is_stop
 
 log = logging.getLogger(__name__)
 
 LEASE_TIMEOUT = 5.0
+STOPPED = (
+    "This gempool gateway is restarting and its shutdown grace ran out before the upstream answered. "
+    "Send the request again."
+)
 
 
 @dataclass
@@ -76,7 +80,7 @@ async def _until_stopped(rt: Runtime, live: Live, call: Call, trace: Trace, star
             raise
         task.uncancel()
         rt.drain.ended.labels("request").inc()
-        return error_response(call.dialect, 503, SHUTDOWN.message, headers={"retry-after": "1"})
+        return error_response(call.dialect, 503, STOPPED, headers={"retry-after": "1"})
     finally:
         rt.drain.untrack(task)
 
