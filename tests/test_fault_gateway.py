@@ -187,6 +187,23 @@ def test_sigterm_lets_streams_in_flight_finish_within_the_grace(
     assert statuses(pg_url)[before:] == [200, 200]  # one record per request, each a success
 
 
+def test_with_two_workers_too_new_connections_are_refused_at_once(stack: Stack, upstream: Running) -> None:
+    """uvicorn's supervisor holds the listening socket too; it must let go of it as it stops."""
+    stack.stop_one("gateway")
+    restart_gateway(stack, GATEWAY_WORKERS="2")
+    try:
+        upstream.fake.rules.chunks, upstream.fake.rules.chunk_delay = 12, 0.25
+        stream = InThread(genai_stream(stack))
+        assert stream.started.wait(10)
+        with sigterm(stack):
+            assert eventually(lambda: refused(stack), 3), "no new connection once stopping"
+            stream.join(15)
+        assert stream.error is None and stream.result.endswith(" part11")
+    finally:
+        stack.stop_one("gateway")
+        restart_gateway(stack, GATEWAY_WORKERS="1")
+
+
 def test_streams_still_running_when_a_short_grace_ends_get_an_error_the_sdks_raise(
     stack: Stack, upstream: Running, pg_url: str
 ) -> None:
