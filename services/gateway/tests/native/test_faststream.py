@@ -70,3 +70,22 @@ async def test_quick_failure_keeps_its_status(runtime: Runtime, fake_pool: tuple
     response = await fake_stream(runtime, live(runtime, 5.0), stream_call(model="no-such-model", sse=False))
     assert response.status_code == 404
     assert not isinstance(response, StreamingResponse)
+
+
+async def test_a_slow_answer_still_running_when_the_shutdown_grace_ends_is_an_error_event(
+    runtime: Runtime, fake_pool: tuple[FakeKeyPool, int], upstream: Running
+) -> None:
+    fake_pool[0].keys = ["ok-1"]
+    upstream.fake.rules.models["gemini-2.5-pro"] = Behaviour("slow", 5.0)
+    runtime.drain.grace = 0.3
+    try:
+        response = await fake_stream(runtime, live(runtime, 0.1), stream_call())
+        runtime.drain.begin()
+        assert isinstance(response, StreamingResponse)
+        chunks = [c async for c in response.body_iterator if c != b"\n"]
+    finally:
+        upstream.fake.rules.models.clear()
+    [event] = chunks
+    assert isinstance(event, bytes)
+    error = orjson.loads(event.removeprefix(b"data: "))["error"]
+    assert error["code"] == 503 and "restarting" in error["message"]

@@ -222,6 +222,25 @@ async def test_a_stream_cut_after_the_first_byte_ends_with_an_error_event(
     assert frames[-2] == b"data: [DONE]"
 
 
+async def test_a_cut_chat_stream_is_not_finished_by_another_key_and_is_counted(
+    gateway: httpx.AsyncClient, fake_pool: tuple[FakeKeyPool, int], upstream: Running
+) -> None:
+    fake_pool[0].keys = ["cut-1", "ok-2"]
+    response = await gateway.post("/v1/chat/completions", json=HELLO | {"stream": True}, headers=BEARER)
+    *events, last = frames(response)
+    *chunks, error = [orjson.loads(f[6:]) for f in events]
+    said = [c["choices"][0]["delta"].get("content") or "" for c in chunks if c["choices"]]
+    assert "".join(said) == "Echo: hello part1" and last == b"data: [DONE]"
+    assert error["error"]["code"] == "stream_cut"
+    assert [c["key"] for c in upstream.fake.calls] == ["cut-1"]  # the first byte went out: no second key
+    registry = gateway._transport.app.state.rt.metrics.registry  # type: ignore[attr-defined]
+    assert registry.get_sample_value("gempool_gateway_streams_cut_total", {"reason": "upstream"}) == 1
+
+
+def frames(response: httpx.Response) -> list[bytes]:
+    return [f for f in response.content.split(b"\n\n") if f]
+
+
 @pytest.mark.parametrize(
     ("extra", "param"),
     [

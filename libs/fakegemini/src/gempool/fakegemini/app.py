@@ -156,9 +156,12 @@ class FakeGemini:
 
     async def stream(self, body: Any, model: str, b: Behaviour, sse: bool) -> AsyncIterator[bytes]:
         events = self.events(body, model, b)
+        cut_at = int(b.arg) if b.kind == "cut" and b.arg is not None else 2
         for index, event in enumerate(events):
-            if b.kind == "cut" and index == 2:
+            if b.kind == "cut" and index == cut_at:
                 raise ConnectionAbortedError("fake upstream cuts the stream")
+            if b.kind == "stall" and index == 1:
+                await asyncio.sleep(b.arg if b.arg is not None else 60.0)
             if index and self.rules.chunk_delay:
                 await asyncio.sleep(self.rules.chunk_delay)
             data = orjson.dumps(event)

@@ -1,20 +1,24 @@
 """``python -m gempool.gateway``: serve the gateway with uvicorn."""
 
 import logging
+import math
+from typing import Any
 
 import uvicorn
 from fastapi import FastAPI
+from uvicorn.supervisors.multiprocess import Multiprocess
 
 from gempool.common.logs import setup_logging
 from gempool.gateway.app import create_app
 from gempool.gateway.settings import GatewaySettings
+from gempool.gateway.shutdown import BACKSTOP
 
 log = logging.getLogger("gempool.gateway")
 
 
 def app_from_env() -> FastAPI:
     """Factory for uvicorn workers: each worker builds its own app from the environment."""
-    return create_app(GatewaySettings())
+    return create_app(GatewaySettings(), handle_signals=True)
 
 
 def main() -> None:
@@ -26,19 +30,32 @@ def main() -> None:
             "GATEWAY_WORKERS > 1 without REDIS_URL: each worker keeps its own request limits, sign-in "
             "throttling and uploaded-file records; set REDIS_URL to share them"
         )
-    uvicorn.run(
-        # Several workers each build their own app, so they get the factory's import path.
-        "gempool.gateway.__main__:app_from_env" if workers else create_app(settings),
-        factory=workers is not None,
-        workers=workers,
-        host=settings.HOST,
-        port=settings.PORT,
-        loop="uvloop",
-        http="httptools",
-        access_log=False,
-        log_config=None,
-        timeout_graceful_shutdown=10,
-    )
+    options: dict[str, Any] = {
+        "host": settings.HOST,
+        "port": settings.PORT,
+        "loop": "uvloop",
+        "http": "httptools",
+        "access_log": False,
+        "log_config": None,
+        # The drain ends what runs at the grace (see shutdown); uvicorn's own timeout is a backstop.
+        "timeout_graceful_shutdown": math.ceil(settings.GATEWAY_SHUTDOWN_GRACE_SECONDS + BACKSTOP),
+    }
+    if not workers:
+        uvicorn.run(create_app(settings, handle_signals=True), **options)
+        return
+    # Several workers each build their own app, so they get the factory's import path.
+    config = uvicorn.Config("gempool.gateway.__main__:app_from_env", factory=True, workers=workers, **options)
+    Supervisor(config, sockets=[config.bind_socket()]).run()
+
+
+class Supervisor(Multiprocess):
+    """uvicorn's worker supervisor, letting go of its copy of the listening socket as it stops:
+    otherwise the kernel keeps accepting connections that no worker serves until the last one ends."""
+
+    def terminate_all(self) -> None:
+        for sock in self.sockets:
+            sock.close()
+        super().terminate_all()
 
 
 if __name__ == "__main__":

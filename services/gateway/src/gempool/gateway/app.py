@@ -2,6 +2,7 @@
 
 import asyncio
 import contextlib
+import logging
 from collections.abc import AsyncIterator
 
 import grpc
@@ -25,18 +26,27 @@ from gempool.gateway.pipeline.fastpath import GatewayApp
 from gempool.gateway.runtime import Runtime
 from gempool.gateway.settings import GatewaySettings
 
+log = logging.getLogger(__name__)
 
-def create_app(settings: GatewaySettings, registry: CollectorRegistry | None = None) -> FastAPI:
+
+def create_app(
+    settings: GatewaySettings, registry: CollectorRegistry | None = None, *, handle_signals: bool = False
+) -> FastAPI:
+    """The app; with ``handle_signals`` (a served process) SIGTERM starts the drain (see shutdown)."""
     registry = registry or CollectorRegistry()
     rt = Runtime(settings, GatewayMetrics(registry))
 
     @contextlib.asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         await rt.open()
+        # uvicorn installed its handlers before the lifespan starts: ours run before them
+        restore = rt.drain.on_signals() if handle_signals else None
         watcher = asyncio.create_task(follow_settings(rt.config_channel, rt.apply))
         try:
             yield
         finally:
+            if restore is not None:
+                restore()
             await stop_tasks(watcher)
             await rt.close()
 
@@ -102,18 +112,28 @@ def _add_service_routes(app: FastAPI, rt: Runtime, registry: CollectorRegistry) 
 
     @app.get("/readyz", include_in_schema=False)
     async def readyz() -> Response:
+        """Ready once settings arrived, until the process is told to stop (load balancers move on)."""
+        if rt.drain.stopping:
+            return JSONResponse({"status": "stopping"}, status_code=503)
         if rt.live is None:
             return JSONResponse({"status": "waiting for settings"}, status_code=503)
         return JSONResponse({"status": "ready", "settings_revision": rt.live.revision})
 
     @app.get("/images/{name}", include_in_schema=False)
-    async def image(name: str) -> Response:
+    async def image(name: str, request: Request) -> Response:
         try:
             found = await rt.imagehost.Fetch(imagehost_pb2.FetchRequest(name=name), timeout=10)
         except grpc.aio.AioRpcError as exc:
-            status = (
-                404 if exc.code() in (grpc.StatusCode.NOT_FOUND, grpc.StatusCode.INVALID_ARGUMENT) else 503
-            )
-            return error_response(Dialect.GEMINI, status, exc.details() or "image unavailable")
+            return _image_error(request, exc)
         headers = {"cache-control": "public, max-age=86400", "x-content-type-options": "nosniff"}
         return Response(found.data, media_type=found.mime_type or "application/octet-stream", headers=headers)
+
+
+def _image_error(request: Request, exc: grpc.aio.AioRpcError) -> Response:
+    """The imagehost's own words only for "no such image"; any other failure is ours, and its
+    details (the imagehost's address among them) stay in our log."""
+    if exc.code() in (grpc.StatusCode.NOT_FOUND, grpc.StatusCode.INVALID_ARGUMENT):
+        return error_response(dialect_of(request), 404, exc.details() or "No such image.")
+    log.warning("imagehost unavailable", extra={"code": exc.code().name, "error": exc.details()})
+    message = "Images are unavailable for a moment (gempool's image store does not answer); retry shortly."
+    return error_response(dialect_of(request), 503, message, headers={"retry-after": "5"})

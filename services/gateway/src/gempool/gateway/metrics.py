@@ -30,6 +30,17 @@ class GatewayMetrics:
             registry=registry,
             buckets=(0, 1, 2, 3, 5, 10),
         )
+        self.streams_cut = Counter(
+            "gempool_gateway_streams_cut",
+            "Streams that began and then ended with an error event (upstream cut or silent, shutdown)",
+            ["reason"],
+            registry=registry,
+        )
+        self.not_ready = Counter(
+            "gempool_gateway_not_ready_answers",
+            "Requests answered 503 because this gateway had no settings yet",
+            registry=registry,
+        )
         self.admin_failures = Counter(
             "gempool_gateway_admin_auth_failures",
             "Wrong admin tokens sent to the login or as a Bearer",

@@ -28,6 +28,7 @@ from gempool.gateway.pipeline.poolclient import PoolClient
 from gempool.gateway.pipeline.reporter import Reporter
 from gempool.gateway.pipeline.upstream import UpstreamClients, api_root
 from gempool.gateway.settings import GatewaySettings
+from gempool.gateway.shutdown import Drain
 
 log = logging.getLogger(__name__)
 
@@ -78,6 +79,7 @@ class Runtime:
         self.redis: aioredis.Redis | None = None  # request limits, admin sign-ins and sessions
         self.login_throttle: LoginThrottle = MemoryThrottle()
         self.admin_sessions = SessionCache()
+        self.drain = Drain(settings.GATEWAY_SHUTDOWN_GRACE_SECONDS, metrics.registry)
 
     async def open(self) -> None:
         # round_robin spreads calls over every address a name resolves to (a headless Service).
@@ -124,6 +126,7 @@ class Runtime:
         self.admin_sessions = SessionCache(revocations)
 
     async def close(self) -> None:
+        self.drain.close()
         await self.reporter.close()
         await self.pool.close()
         await self.logs.close()

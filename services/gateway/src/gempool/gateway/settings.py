@@ -11,6 +11,17 @@ class GatewaySettings(ServiceSettings):
         default=8000, ge=0, le=65535, description="HTTP port of the API, admin panel and /metrics."
     )
     GATEWAY_WORKERS: int = Field(default=1, ge=1, le=64, description="uvicorn worker processes.")
+    GATEWAY_SHUTDOWN_GRACE_SECONDS: float = Field(
+        default=45.0,
+        ge=0,
+        le=3600,
+        description=(
+            "On SIGTERM, how long answers in flight may take to finish (new connections are refused "
+            "and /readyz answers 503 at once); what still runs then ends with an error the client "
+            "sees. Keep it under the platform's stop timeout (Kubernetes' terminationGracePeriodSeconds "
+            "minus the preStop sleep), with ~10 s to spare for the last log shipment."
+        ),
+    )
     KEYPOOL_STREAMS: int = Field(
         default=2, ge=1, le=64, description="Session streams to the keypool (spread over its replicas)."
     )

@@ -32,6 +32,7 @@ Rt = Annotated[Runtime, Depends(runtime)]
 
 def live_of(rt: Runtime) -> Live:
     if rt.live is None:
+        rt.metrics.not_ready.inc()
         raise HTTPException(503, "gempool is starting: waiting for settings from the config service")
     return rt.live
 

@@ -71,6 +71,18 @@ class FailedAttempt(Protocol):
     def body(self) -> bytes: ...
 
 
+@dataclass(frozen=True, slots=True)
+class Ended:
+    """A stream that began but did not finish: the status logged for it, a code and why."""
+
+    status: int
+    code: str
+    message: str
+    transport: int = kp.TRANSPORT_OK
+    empty: bool = False
+    body: bytes = b""
+
+
 @dataclass(slots=True)
 class Trace:
     """One client request on its way through the attempt loop."""
@@ -203,6 +215,12 @@ class LogShipper:
             trace.caller.name,
             trace.secret,
         )
+        self._append(self._errors, record, "error")
+
+    def cut(self, call: RequestFacts, trace: Trace, status: int, code: str, message: str) -> None:
+        """Why a stream that began ended early (its request record holds ``status``)."""
+        ended = Ended(status, code, message)
+        record = (time.time(), trace.key, call.model, ended, b"", trace.request_id, trace.caller.name, "")
         self._append(self._errors, record, "error")
 
     def _append(self, queue: "deque[tuple[Any, ...]]", record: tuple[Any, ...], kind: str) -> None:
@@ -352,7 +370,9 @@ def to_request(record: tuple[Any, ...]) -> config_pb2.RequestLog:
 
 def to_error(record: tuple[Any, ...]) -> config_pb2.ErrorLog:
     at, key, model, outcome, body, request_id, token, secret = record
-    if outcome.status == 0:
+    if isinstance(outcome, Ended):
+        code, message = outcome.code, outcome.message
+    elif outcome.status == 0:
         code, message = (
             TRANSPORT_CODES.get(outcome.transport, "NO_ANSWER"),
             "no HTTP answer from the upstream",

@@ -39,7 +39,8 @@ Handler = Callable[[Request], Awaitable[Response]]
 def authorize(rt: Runtime, request: Request, dialect: Dialect) -> Live | Response:
     """The live settings when the request carries one of our tokens, else the error to send."""
     live = rt.live
-    if live is None:
+    if live is None:  # /readyz says so too: a balancer that reads it sends nothing here yet
+        rt.metrics.not_ready.inc()
         return error_response(
             dialect, 503, "gempool is starting: waiting for settings from the config service."
         )

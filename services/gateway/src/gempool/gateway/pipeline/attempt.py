@@ -13,6 +13,7 @@ from starlette.responses import Response
 from gempool.api.keypool.v1 import keypool_pb2 as kp
 from gempool.gateway.pipeline import events
 from gempool.gateway.pipeline.adapter import Adapter
+from gempool.gateway.pipeline.streamend import UPSTREAM_CUT, UPSTREAM_SILENT, StreamCut
 from gempool.gateway.pipeline.upstream import FORWARD_HEADERS
 from gempool.gateway.runtime import Live, Runtime
 
@@ -163,9 +164,11 @@ async def _relay(
     except TimeoutError:
         log.warning("upstream stream went silent; ending it", extra={"model": call.model})
         transport = kp.TRANSPORT_TIMEOUT
+        raise StreamCut(UPSTREAM_SILENT) from None  # the client's stream ends with an error event
     except aiohttp.ClientError as exc:
         log.warning("upstream stream cut", extra={"model": call.model, "error": type(exc).__name__})
         transport = kp.TRANSPORT_CONNECT_ERROR
+        raise StreamCut(UPSTREAM_CUT) from None
     finally:
         response.close() if transport != kp.TRANSPORT_OK else response.release()
         outcome = Outcome(status=200 if transport == kp.TRANSPORT_OK else 0, transport=transport)

@@ -4,10 +4,10 @@ This is the only path any dialect takes to the upstream, so retries, key choice 
 behave the same for every API gempool speaks.
 """
 
+import asyncio
 import logging
 import math
 import time
-from collections.abc import AsyncIterable, AsyncIterator
 from dataclasses import dataclass, field
 
 from starlette.responses import Response, StreamingResponse
@@ -20,11 +20,17 @@ from gempool.gateway.logs.ship import TAIL, Trace
 from gempool.gateway.pipeline.adapter import PASSTHROUGH, Adapter
 from gempool.gateway.pipeline.attempt import Outcome, attempt
 from gempool.gateway.pipeline.poolclient import PoolUnavailable
+from gempool.gateway.pipeline.streamend import logged_stream
 from gempool.gateway.runtime import Live, Runtime
+from gempool.gateway.shutdown import is_stop
 
 log = logging.getLogger(__name__)
 
 LEASE_TIMEOUT = 5.0
+STOPPED = (
+    "This gempool gateway is restarting and its shutdown grace ran out before the upstream answered. "
+    "Send the request again."
+)
 
 
 @dataclass
@@ -56,9 +62,27 @@ async def forward(rt: Runtime, live: Live, call: Call) -> Response:
     trace = Trace(CALLER.get())  # the caller authorize() found
     response = await admit(rt.limiter, trace.caller, call.dialect, call.model)
     if response is None:
-        response = await _attempts(rt, live, call, trace)
+        response = await _until_stopped(rt, live, call, trace, started)
     _observe(rt, call, response, started, trace)
     return response
+
+
+async def _until_stopped(rt: Runtime, live: Live, call: Call, trace: Trace, started: float) -> Response:
+    """The attempts, unless the gateway's shutdown grace runs out first: then a 503 that says so.
+    Cancelled otherwise (the caller gave up), the request is still logged, as 499."""
+    task = rt.drain.track()
+    try:
+        return await _attempts(rt, live, call, trace)
+    except asyncio.CancelledError as exc:
+        if not is_stop(exc) or task is None:
+            elapsed = time.perf_counter() - started
+            rt.logs.request(call, trace, 499, elapsed, elapsed, b"")
+            raise
+        task.uncancel()
+        rt.drain.ended.labels("request").inc()
+        return error_response(call.dialect, 503, STOPPED, headers={"retry-after": "1"})
+    finally:
+        rt.drain.untrack(task)
 
 
 async def _attempts(rt: Runtime, live: Live, call: Call, trace: Trace) -> Response:
@@ -146,29 +170,8 @@ def _observe(rt: Runtime, call: Call, response: Response, started: float, trace:
     rt.metrics.seconds.labels(call.route).observe(first_byte)
     rt.metrics.retries.observe(max(0, len(trace.tried) - 1))
     if isinstance(response, StreamingResponse):  # logged when the stream ends
-        source = response.body_iterator
-        response.body_iterator = _logged_stream(
-            rt, call, trace, response.status_code, source, started, first_byte
-        )
+        status, source = response.status_code, response.body_iterator
+        response.body_iterator = logged_stream(rt, call, trace, status, source, started, first_byte)
     else:
         tail = bytes(response.body[-TAIL:])  # Starlette types a body as bytes | memoryview
         rt.logs.request(call, trace, response.status_code, first_byte, first_byte, tail)
-
-
-async def _logged_stream(
-    rt: Runtime,
-    call: Call,
-    trace: Trace,
-    status: int,
-    source: AsyncIterable[str | bytes | memoryview],
-    started: float,
-    first_byte: float,
-) -> AsyncIterator[str | bytes | memoryview]:
-    """The stream as it was, keeping its last bytes (token usage) for the request log at its end."""
-    tail = b""
-    try:
-        async for chunk in source:
-            tail = (tail + (chunk.encode() if isinstance(chunk, str) else bytes(chunk)))[-TAIL:]
-            yield chunk
-    finally:
-        rt.logs.request(call, trace, status, first_byte, time.perf_counter() - started, tail)
