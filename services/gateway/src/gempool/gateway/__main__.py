@@ -7,6 +7,7 @@ from fastapi import FastAPI
 
 from gempool.common.logs import setup_logging
 from gempool.gateway.app import create_app
+from gempool.gateway.exposition import prepare_workers_dir
 from gempool.gateway.settings import GatewaySettings
 
 log = logging.getLogger("gempool.gateway")
@@ -26,6 +27,8 @@ def main() -> None:
             "GATEWAY_WORKERS > 1 without REDIS_URL: each worker keeps its own request limits, sign-in "
             "throttling and uploaded-file records; set REDIS_URL to share them"
         )
+    if workers:
+        prepare_workers_dir()  # /metrics adds up every worker's values
     uvicorn.run(
         # Several workers each build their own app, so they get the factory's import path.
         "gempool.gateway.__main__:app_from_env" if workers else create_app(settings),
