@@ -40,6 +40,15 @@ INFRA = {"postgres", "redis", "prometheus", "grafana"}
 # Who calls whom, by the address setting (docs/CONTRACTS.md).
 ADDRESSES = {"KEYPOOL_ADDR": "keypool", "CONFIG_ADDR": "config", "IMAGEHOST_ADDR": "imagehost"}
 
+# Names that arrive with the internal credential and graceful-shutdown work (issues 9 and 10);
+# once the settings classes declare them these entries are redundant.
+PENDING_ENV = {
+    "gateway": {"INTERNAL_TOKEN", "GATEWAY_SHUTDOWN_GRACE_SECONDS"},
+    "keypool": {"INTERNAL_TOKEN"},
+    "config": {"INTERNAL_TOKEN"},
+    "imagehost": {"INTERNAL_TOKEN"},
+}
+
 # The metrics contract the dashboard may rely on: series name -> label names (besides `le`).
 METRICS = {
     "gempool_gateway_requests_total": {"route", "status"},
@@ -68,7 +77,7 @@ def env_names(svc: str) -> set[str]:
     """Environment names the service reads: its settings, and for config the live ones it seeds."""
     cls = APPS[svc][0]
     assert not cls.model_config.get("env_prefix"), "env names below assume no prefix"
-    names = {name.upper() for name in cls.model_fields}
+    names = {name.upper() for name in cls.model_fields} | PENDING_ENV[svc]
     if svc == "config":
         names |= set(LiveSettings.model_fields) | set(KEY_SETTINGS)
     return names
