@@ -399,32 +399,7 @@ def test_grafana_provisioning_points_at_compose_prometheus(compose: dict[str, An
     assert f"./deploy/grafana/dashboards:{provider['options']['path']}:ro" in mounts
 
 
-def dashboard_exprs() -> list[str]:
-    board = json.loads((ROOT / "deploy/grafana/dashboards/gempool-overview.json").read_text())
-    assert board["title"] == "gempool overview"
-    exprs = []
-    for panel in board["panels"]:
-        assert panel["datasource"]["uid"] == "prometheus", panel["title"]
-        assert panel["targets"], panel["title"]
-        exprs += [target["expr"] for target in panel["targets"]]
-    return exprs
-
-
-def test_dashboard_queries_only_contract_metrics_and_labels() -> None:
-    used = set()
-    for expr in dashboard_exprs():
-        names = set(re.findall(r"\bgempool_[a-z0-9_]+", expr))
-        assert names, expr
-        assert names <= set(METRICS), f"not in the metrics contract: {names - set(METRICS)}"
-        used |= names
-        labels = set(re.findall(r"\b(?:by|without)\s*\(([^)]*)\)", expr))
-        labels = {label.strip() for group in labels for label in group.split(",") if label.strip()}
-        labels |= set(re.findall(r"[{,]\s*([a-z_]+)\s*(?:=~|!~|!=|=)", expr))
-        allowed = set().union(*(METRICS[n] for n in names)) | {"le"}
-        assert labels <= allowed, f"{expr}: labels {labels - allowed}"
-    assert used == set(METRICS), f"no panel for {set(METRICS) - used}"
-    quantiles = {q for e in dashboard_exprs() for q in re.findall(r"histogram_quantile\(([\d.]+)", e)}
-    assert quantiles == {"0.5", "0.99"}
+# The dashboard's queries are checked against the services' exports in test_dashboard.py.
 
 
 def test_services_export_the_contract_metrics() -> None:
