@@ -8,7 +8,6 @@ workers the same way.
 """
 
 import os
-import shutil
 import tempfile
 from collections.abc import Callable, Iterable
 from pathlib import Path
@@ -28,8 +27,9 @@ def prepare_workers_dir() -> Path:
     given = os.environ.get(ENV)
     if given:
         path = Path(given)
-        shutil.rmtree(path, ignore_errors=True)
-        path.mkdir(parents=True)
+        path.mkdir(parents=True, exist_ok=True)
+        for old in path.glob("*.db"):  # prometheus_client's files only
+            old.unlink()
     else:
         path = Path(tempfile.mkdtemp(prefix="gempool-gateway-metrics-"))
     os.environ[ENV] = str(path)
