@@ -91,6 +91,9 @@ ROWS: list[tuple[str, list[Panel]]] = [
     ("Image host", [
         ("Uploads by provider and result", "short", "Images uploaded, refused as invalid, or failed at the provider.",
          [(f"sum by (provider, result) (increase(gempool_imagehost_uploads_total{{SEL}}{RATE}))", "{{provider}} {{result}}")]),
+        ("Fallbacks and retries", "short", "Uploads kept locally after the provider failed, and retried ones.",
+         [(f"sum by (provider) (increase(gempool_imagehost_fallbacks_total{{SEL}}{RATE}))", "fallback {{provider}}"),
+          (f"sum by (provider) (increase(gempool_imagehost_upload_retries_total{{SEL}}{RATE}))", "retry {{provider}}")]),
         ("Bytes stored", "bytes", "Bytes of images stored, by provider.",
          [(f"sum by (provider) (increase(gempool_imagehost_stored_bytes_total{{SEL}}{RATE}))", "{{provider}}")]),
         ("Image host RPCs", "reqps", "The image host's gRPC calls by method and code.",
