@@ -17,11 +17,11 @@ group "default" {
   targets = ["gateway", "keypool", "config", "imagehost"]
 }
 
+# The builder's platform; for more: docker buildx bake --set '*.platform=linux/amd64,linux/arm64' --push
 target "_common" {
-  context   = "."
-  platforms = ["linux/amd64", "linux/arm64"]
+  context = "."
   labels = {
-    "org.opencontainers.image.source"  = "https://github.com/gempool/gempool"
+    "org.opencontainers.image.title"   = "gempool"
     "org.opencontainers.image.version" = "${TAG}"
   }
 }
