@@ -3,11 +3,18 @@ SHELL := /bin/bash
 export PATH := $(HOME)/.local/bin:$(PATH)
 UV ?= $(shell command -v uv 2>/dev/null || echo $(HOME)/.local/bin/uv)
 
-.PHONY: run test lint stubs bench setup
+.PHONY: run test lint stubs bench setup images
 
+# promtool (Debian's prometheus package) tests deploy/prometheus/rules.yml; installed when missing,
+# by apt-get as root (CI and these machines run as root; elsewhere install it yourself).
 setup:
 	@command -v uv >/dev/null 2>&1 || python3 -m pip install --user --quiet uv || python3 -m pip install --quiet --break-system-packages uv
 	@$(UV) sync --frozen --quiet
+	@command -v promtool >/dev/null 2>&1 || { [ "$$(id -u)" = 0 ] && \
+		(apt-get -o DPkg::Lock::Timeout=300 install -y -q --no-install-recommends prometheus >/dev/null 2>&1 || \
+		 { apt-get -o DPkg::Lock::Timeout=300 update -q >/dev/null && \
+		   apt-get -o DPkg::Lock::Timeout=300 install -y -q --no-install-recommends prometheus >/dev/null; }); } || \
+		echo "promtool is missing: install Debian's prometheus package (the rules tests need it)"
 
 run: setup  ## start the whole stack locally (SQLite under ./data, in-memory key store)
 	@$(UV) run --frozen python -m gempool.common.devstack
@@ -28,3 +35,6 @@ bench: setup  ## load benchmarks; prints figures (about 6 minutes)
 	@$(UV) run --frozen python bench/run.py
 	@$(UV) run --frozen python bench/keypool_bench.py --seconds 5 --concurrency 1,32,128
 	@$(UV) run --frozen python bench/storm.py --seconds 90
+
+images:  ## build the four images (docker buildx bake; REGISTRY=host/ TAG=x PUSH=1 to push)
+	REGISTRY="$(REGISTRY)" $(if $(TAG),TAG="$(TAG)") docker buildx bake $(if $(PUSH),--push)

@@ -33,7 +33,10 @@ async def without_settings(port: int) -> AsyncIterator[tuple[FastAPI, httpx.Asyn
 
 
 def not_ready(rt: Runtime) -> float:
-    return rt.metrics.registry.get_sample_value("gempool_gateway_not_ready_answers_total") or 0.0
+    return (
+        rt.metrics.registry.get_sample_value("gempool_gateway_refused_requests_total", {"reason": "starting"})
+        or 0.0
+    )
 
 
 async def test_before_settings_it_is_not_ready_and_the_503s_are_counted(

@@ -12,6 +12,8 @@ import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from prometheus_client import CollectorRegistry, Counter, Histogram, start_http_server
 
+from gempool.common.metrics import register_process_metrics
+
 log = logging.getLogger(__name__)
 
 _AioUnaryBehaviour = Callable[[Any, grpc.aio.ServicerContext[Any, Any]], Awaitable[Any]]
@@ -100,6 +102,7 @@ async def serve(
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
     bound = server.add_insecure_port(f"{host}:{port}")
     http_server = None
+    register_process_metrics(registry, name)
     if metrics_port >= 0:
         http_server, _ = start_http_server(metrics_port, addr=host, registry=registry)
     await server.start()

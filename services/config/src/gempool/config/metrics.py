@@ -18,3 +18,5 @@ class Metrics:
         self.settings_rejected = Counter(
             "gempool_config_settings_rejected", "UpdateSettings calls refused as invalid", registry=registry
         )
+        for kind in ("request", "error"):  # at zero from the start, so the first batch shows in rate()
+            self.logs_stored.labels(kind)

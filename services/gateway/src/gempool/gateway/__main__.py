@@ -10,6 +10,7 @@ from uvicorn.supervisors.multiprocess import Multiprocess
 
 from gempool.common.logs import setup_logging
 from gempool.gateway.app import create_app
+from gempool.gateway.exposition import prepare_workers_dir
 from gempool.gateway.settings import GatewaySettings
 from gempool.gateway.shutdown import BACKSTOP
 
@@ -43,6 +44,7 @@ def main() -> None:
     if not workers:
         uvicorn.run(create_app(settings, handle_signals=True), **options)
         return
+    prepare_workers_dir()  # /metrics adds up every worker's values
     # Several workers each build their own app, so they get the factory's import path.
     config = uvicorn.Config("gempool.gateway.__main__:app_from_env", factory=True, workers=workers, **options)
     Supervisor(config, sockets=[config.bind_socket()]).run()

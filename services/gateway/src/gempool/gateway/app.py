@@ -7,7 +7,7 @@ from collections.abc import AsyncIterator
 
 import grpc
 from fastapi import FastAPI, Request
-from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
+from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry
 from starlette.exceptions import HTTPException
 from starlette.responses import JSONResponse, RedirectResponse, Response
 
@@ -18,6 +18,7 @@ from gempool.gateway.access.auth import presented_token
 from gempool.gateway.admin import api as admin_api
 from gempool.gateway.admin import panel
 from gempool.gateway.errors import Dialect, error_response
+from gempool.gateway.exposition import exposition, worker_exited
 from gempool.gateway.metrics import GatewayMetrics
 from gempool.gateway.native import routes as gemini
 from gempool.gateway.native import vertex
@@ -49,6 +50,7 @@ def create_app(
                 restore()
             await stop_tasks(watcher)
             await rt.close()
+            worker_exited()
 
     app = GatewayApp(title="gempool", version="0.1.0", lifespan=lifespan, docs_url="/docs", redoc_url=None)
     app.state.rt = rt
@@ -97,6 +99,8 @@ async def _http_error(request: Request, exc: Exception) -> Response:
 
 
 def _add_service_routes(app: FastAPI, rt: Runtime, registry: CollectorRegistry) -> None:
+    metrics_body = exposition(registry)
+
     @app.get("/", include_in_schema=False)
     async def root() -> Response:
         """A person who opens the gateway's address in a browser lands on the admin panel."""
@@ -104,7 +108,7 @@ def _add_service_routes(app: FastAPI, rt: Runtime, registry: CollectorRegistry) 
 
     @app.get("/metrics", include_in_schema=False)
     async def metrics() -> Response:
-        return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)
+        return Response(metrics_body(), media_type=CONTENT_TYPE_LATEST)
 
     @app.get("/healthz", include_in_schema=False)
     async def healthz() -> dict[str, str]:

@@ -108,6 +108,7 @@ class Runtime:
             if spool_dir
             else None,
             spool_after=self.settings.LOG_SPOOL_AFTER_SECONDS,
+            usage=self.metrics.usage,
         )
         self.logs.start()
         redis_url, prefix = self.settings.REDIS_URL, self.settings.REDIS_PREFIX
@@ -147,6 +148,7 @@ class Runtime:
             return
         previous = self.live
         self.live = Live.build(settings, snapshot.revision, snapshot.tokens)
+        self.metrics.usage.know_teams(token.name for token in snapshot.tokens)  # at zero from now
         if previous is None or previous.settings.LOG_LEVEL != settings.LOG_LEVEL:
             set_level(settings.LOG_LEVEL)
         if previous is not None and previous.settings.AUTH_TOKEN != settings.AUTH_TOKEN:

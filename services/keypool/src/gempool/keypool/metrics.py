@@ -1,8 +1,31 @@
-"""The keypool's Prometheus metrics (one registry, passed in; no per-key labels)."""
+"""The keypool's Prometheus metrics (one registry, passed in; no per-key labels).
+
+Every label value the code can produce today exists from the start at zero, so the first
+retirement or cooldown shows in ``rate()`` and ``increase()``.
+"""
 
 from prometheus_client import CollectorRegistry, Counter, Gauge
 
 P = "gempool_keypool"
+STATES = ("active", "cooling", "retired", "disabled")
+POOLS = ("free", "paid", "vertex")
+LEASE_RESULTS = ("ok", "cooling", "empty", "wanted_unavailable")
+COOLDOWN_REASONS = ("rate_limit", "daily_quota", "daily_quota_project")
+RETIREMENT_REASONS = ("bad_key", "max_failures")
+# (verdict, kind) pairs classify.py gives
+REPORTS = (
+    ("VERDICT_SUCCESS", "ok"),
+    ("VERDICT_CLIENT_ERROR", "client_error"),
+    ("VERDICT_CLIENT_ERROR", "client_gone"),
+    ("VERDICT_KEY_RETIRED", "bad_key"),
+    ("VERDICT_KEY_COOLING", "rate_limit"),
+    ("VERDICT_KEY_COOLING", "daily_quota"),
+    ("VERDICT_TRANSIENT", "timeout"),
+    ("VERDICT_TRANSIENT", "connect_error"),
+    ("VERDICT_TRANSIENT", "empty_answer"),
+    ("VERDICT_TRANSIENT", "overloaded"),
+    ("VERDICT_TRANSIENT", "server_error"),
+)
 
 
 class Metrics:
@@ -39,3 +62,17 @@ class Metrics:
         self.reloads = Counter(
             f"{P}_key_reloads", "Key list reloads from the config service", registry=registry
         )
+        self._start_at_zero()
+
+    def _start_at_zero(self) -> None:
+        for state in STATES:
+            self.keys.labels(state)
+        for pool in POOLS:
+            for result in LEASE_RESULTS:
+                self.leases.labels(pool, result)
+        for reason in COOLDOWN_REASONS:
+            self.cooldowns.labels(reason)
+        for reason in RETIREMENT_REASONS:
+            self.retirements.labels(reason)
+        for verdict, kind in REPORTS:
+            self.reports.labels(verdict, kind)

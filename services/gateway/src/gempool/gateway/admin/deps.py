@@ -32,7 +32,7 @@ Rt = Annotated[Runtime, Depends(runtime)]
 
 def live_of(rt: Runtime) -> Live:
     if rt.live is None:
-        rt.metrics.not_ready.inc()
+        rt.metrics.refused.labels("starting").inc()
         raise HTTPException(503, "gempool is starting: waiting for settings from the config service")
     return rt.live
 

@@ -35,6 +35,7 @@ from gempool.common.tasks import stop_tasks
 from gempool.gateway.access.tokens import Caller
 from gempool.gateway.errors import Dialect
 from gempool.gateway.logs.spool import Spool
+from gempool.gateway.metrics import Usage
 
 log = logging.getLogger(__name__)
 
@@ -148,8 +149,17 @@ class ShipperMetrics:
             "WriteLogs calls that failed (kept for a retry)",
             registry=registry,
         )
-        gauge = Gauge("gempool_gateway_logs_buffered", "Log records waiting to be shipped", registry=registry)
-        gauge.set_function(buffered)
+        # Summed over the live worker processes when GATEWAY_WORKERS > 1 (set each round there).
+        self.buffered = Gauge(
+            "gempool_gateway_logs_buffered",
+            "Log records waiting to be shipped",
+            registry=registry,
+            multiprocess_mode="livesum",
+        )
+        self.buffered.set_function(buffered)
+        for kind in ("request", "error"):  # at zero from the start, so the first one shows in rate()
+            self.shipped.labels(kind)
+            self.dropped.labels(kind)
 
 
 class LogShipper:
@@ -163,7 +173,9 @@ class LogShipper:
         batch_size: int = 1000,
         spool: Spool | None = None,
         spool_after: float = 5.0,
+        usage: Usage | None = None,
     ) -> None:
+        self._usage = usage  # requests and tokens by model and team, counted as records are batched
         self._stub, self._interval, self._batch_size = stub, interval, batch_size
         self._spool, self._spool_after = spool, spool_after
         self._requests: deque[tuple[Any, ...]] = deque(maxlen=capacity)
@@ -241,11 +253,18 @@ class LogShipper:
     async def round(self) -> None:
         """One flush; then the spool: ship from it when the config service answers, else write to it
         what has waited ``spool_after`` seconds."""
+        self._report_gauges()
         if await self.flush():
             if self._spool is not None and time.monotonic() >= self._next_scan:
                 await self.ship_spooled()
         elif self._spool is not None and time.monotonic() - self._down_since >= self._spool_after:
             await self.spill()
+
+    def _report_gauges(self) -> None:
+        """Function gauges are not shared between worker processes: set their values too."""
+        self.metrics.buffered.set(self.buffered())
+        if self._spool is not None:
+            self._spool.gauge.set(self._spool.size())
 
     async def flush(self) -> bool:
         """Ship what is buffered now; False when the config service did not take it (kept).
@@ -330,6 +349,8 @@ class LogShipper:
         time so requests in flight never wait long; cancelled halfway, the records stay pending."""
         batch = self._pending = config_pb2.WriteLogsRequest(batch_id=uuid.uuid4().hex)
         await self._move(self._requests, to_request, batch.requests)
+        if self._usage is not None:
+            self._usage.count(batch.requests)
         await self._move(self._errors, to_error, batch.errors)
 
     async def _move(self, queue: "deque[tuple[Any, ...]]", convert: Callable[[Any], Any], into: Any) -> None:

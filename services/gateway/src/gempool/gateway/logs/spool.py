@@ -41,10 +41,21 @@ class Spool:
             ["kind"],
             registry=registry,
         )
-        gauge = Gauge(
-            "gempool_gateway_logs_spool_bytes", "Bytes of log batches in the spool", registry=registry
+        # Every worker process sees the same directory: the largest view is the truth.
+        self.gauge = Gauge(
+            "gempool_gateway_logs_spool_bytes",
+            "Bytes of log batches in the spool",
+            registry=registry,
+            multiprocess_mode="max",
         )
-        gauge.set_function(lambda: self._bytes)
+        self.gauge.set_function(lambda: self._bytes)
+        for kind in ("request", "error"):  # at zero from the start, so the first one shows in rate()
+            self.spooled.labels(kind)
+            self.dropped.labels(kind)
+
+    def size(self) -> int:
+        """Bytes in the spool, as last seen."""
+        return self._bytes
 
     def files(self) -> list[Path]:
         """Spooled batches, oldest first."""

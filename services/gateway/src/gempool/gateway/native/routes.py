@@ -39,20 +39,23 @@ Handler = Callable[[Request], Awaitable[Response]]
 def authorize(rt: Runtime, request: Request, dialect: Dialect) -> Live | Response:
     """The live settings when the request carries one of our tokens, else the error to send."""
     live = rt.live
-    if live is None:  # /readyz says so too: a balancer that reads it sends nothing here yet
-        rt.metrics.not_ready.inc()
+    if live is None:
+        rt.metrics.refused.labels("starting").inc()
         return error_response(
             dialect, 503, "gempool is starting: waiting for settings from the config service."
         )
     token, _ = presented_token(request)
     if not token:
+        rt.metrics.refused.labels("missing_token").inc()
         return error_response(
             dialect, 401, "Missing API token: send x-goog-api-key, ?key= or Authorization: Bearer."
         )
     caller = live.callers.find(token)
     if caller is None:
+        rt.metrics.refused.labels("invalid_token").inc()
         return error_response(dialect, 401, "The API token is not valid for this gateway.")
     if not caller.enabled:
+        rt.metrics.refused.labels("disabled_token").inc()
         return error_response(dialect, 401, f"The API token {caller.name!r} is disabled.")
     CALLER.set(caller)  # forward() applies its limits and names it in the logs
     return live

@@ -103,7 +103,7 @@ class FilesApi:
     async def _chunk(self, request: Request, version: str) -> Response:
         live = self.rt.live
         if live is None:
-            self.rt.metrics.not_ready.inc()
+            self.rt.metrics.refused.labels("starting").inc()
             return error_response(Dialect.GEMINI, 503, "gempool is starting: waiting for settings.")
         params = request.query_params
         upload_id, kid, owner = (params.get(n, "") for n in ("upload_id", "gempool_key_id", "gempool_owner"))
