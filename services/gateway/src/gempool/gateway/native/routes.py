@@ -18,6 +18,7 @@ from gempool.gateway.native.files import api as files
 from gempool.gateway.native.files.store import store
 from gempool.gateway.native.grounding import SEARCH_LINKS
 from gempool.gateway.native.streamopt import StreamOptimizer
+from gempool.gateway.paths import bad_model
 from gempool.gateway.pipeline.proxy import Call, forward
 from gempool.gateway.runtime import Live, Runtime
 
@@ -128,8 +129,11 @@ def _handlers(rt: Runtime, version: str) -> tuple[Handler, Handler]:
         live = authorize(rt, request, Dialect.GEMINI)
         if isinstance(live, Response):
             return live
-        name, _, method = request.path_params["rest"].partition(":")
+        name, colon, method = request.path_params["rest"].partition(":")
         name = name.removeprefix("models/")
+        refused = bad_model(Dialect.GEMINI, name, method if colon else None)
+        if refused is not None:
+            return refused
         if request.method == "GET" and not method:
             derived = await models.get_derived_model(rt, live, version, name)
             if derived is not None:

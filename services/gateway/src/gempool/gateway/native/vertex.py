@@ -32,6 +32,7 @@ from gempool.gateway.native.routes import (
     send,
     shows_search_links,
 )
+from gempool.gateway.paths import bad_model
 from gempool.gateway.runtime import Live, Runtime
 
 ROOT = "/vertex-express"
@@ -45,9 +46,13 @@ def routes(rt: Runtime) -> list[Route]:
             live = authorize(rt, request, Dialect.GEMINI)
             if isinstance(live, Response):
                 return live
-            name, _, method = request.path_params["rest"].partition(":")
+            name, colon, method = request.path_params["rest"].partition(":")
+            name = name.removeprefix("models/") if request.method == "GET" else name
+            refused = bad_model(Dialect.GEMINI, name, method if colon else None)
+            if refused is not None:
+                return refused
             if request.method == "GET" and name and not method:
-                return await models.get_listed_model(rt, live, version, name.removeprefix("models/"))
+                return await models.get_listed_model(rt, live, version, name)
             if not name or not method or request.method != "POST":
                 message = f"Unknown path {request.url.path}: expected POST models/MODEL:METHOD."
                 return error_response(Dialect.GEMINI, 404, message)
