@@ -15,6 +15,7 @@ from gempool.gateway.native import models
 from gempool.gateway.native.conveniences import SEARCH, apply_conveniences, may_apply, parse_model
 from gempool.gateway.native.faststream import fake_stream
 from gempool.gateway.native.files import api as files
+from gempool.gateway.native.files import isolation
 from gempool.gateway.native.files.store import store
 from gempool.gateway.native.grounding import SEARCH_LINKS
 from gempool.gateway.native.streamopt import StreamOptimizer
@@ -152,7 +153,10 @@ def _handlers(rt: Runtime, version: str) -> tuple[Handler, Handler]:
             message = f"Unknown path {request.url.path}: expected POST models/MODEL:METHOD."
             return error_response(Dialect.GEMINI, 404, message)
         links = method in CHECKED_METHODS and shows_search_links(live, name)
-        name, body = conveniences(live, name, method, await request.body())
+        body = await request.body()
+        if (denied := isolation.refused(rt, live, request, body, Dialect.GEMINI)) is not None:
+            return denied
+        name, body = conveniences(live, name, method, body)
         holder = store(rt).key_for(body)  # a prompt naming an uploaded file goes to its key
         call = model_call(request, version, name, method, body, holder)
         if links:

@@ -21,6 +21,7 @@ from starlette.routing import Route
 from gempool.api.keypool.v1 import keypool_pb2 as kp
 from gempool.gateway.errors import Dialect, error_response
 from gempool.gateway.native import models
+from gempool.gateway.native.files import isolation
 from gempool.gateway.native.grounding import SEARCH_LINKS
 from gempool.gateway.native.routes import (
     CHECKED_METHODS,
@@ -70,7 +71,10 @@ def routes(rt: Runtime) -> list[Route]:
 
 async def _generate(rt: Runtime, live: Live, request: Request, name: str, method: str) -> Response:
     links = method in CHECKED_METHODS and shows_search_links(live, name)
-    name, body = conveniences(live, name, method, await request.body())
+    body = await request.body()
+    if (denied := isolation.refused(rt, live, request, body, Dialect.GEMINI)) is not None:
+        return denied
+    name, body = conveniences(live, name, method, body)
     call = model_call(request, "v1beta", name, method, body)
     call = replace(
         call,

@@ -42,10 +42,10 @@ def owner_of(request: Request) -> str:
     return key_id(presented_token(request)[0])
 
 
-def no_access(file_id: str) -> Response:
+def no_access(file_id: str, dialect: Dialect = Dialect.GEMINI) -> Response:
     """Google's answer for a file that does not exist or belongs to someone else."""
     message = f"You do not have permission to access the File {file_id} or it may not exist."
-    return error_response(Dialect.GEMINI, 403, message)
+    return error_response(dialect, 403, message)
 
 
 def _sign(live: Live, upload_id: str, kid: str, owner: str) -> str:

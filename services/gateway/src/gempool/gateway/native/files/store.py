@@ -14,10 +14,16 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+import orjson
+
 from gempool.common.live import LiveSettings
 
 LIFETIME = 48 * 3600.0  # what Google keeps a file when the answer does not say
 _FILE_ID = re.compile(rb"files/([a-z0-9][a-z0-9-]*)")
+# A field naming a file to use (Google reads camelCase and snake_case; OpenAI's chat has file_id).
+_FILE_FIELD = re.compile(rb'"(?:fileUri|file_uri|file_id)"\s*:\s*"([^"]*)"')
+# A Gemini Files API reference: ``files/ID`` alone or at the end of the file's URL.
+_FILE_REF = re.compile(rb"(?:^|/)files/([a-z0-9][a-z0-9-]*)$")
 _FRACTION = re.compile(r"(\.\d{6})\d+")
 
 
@@ -86,6 +92,26 @@ class FileStore:
                 return record.key_id
         return ""
 
+    def refused(self, body: bytes, owner: str) -> str | None:
+        """With FILES_USER_ISOLATION_ENABLED: the first file ``body`` names that ``owner`` may not use.
+
+        That is a file another token uploaded, named anywhere, or a file field naming a Files API
+        file gempool holds no record of (it cannot tell whose it is; Google would refuse it too
+        on any key but its holder's). JSON escapes are undone first, so ``\\u0066iles/`` counts.
+        """
+        text = _unescaped(body)
+        if b"files/" not in text:
+            return None
+        for match in _FILE_ID.finditer(text):
+            record = self._records.get("files/" + match.group(1).decode())
+            if record is not None and record.owner != owner:
+                return record.name
+        for field in _FILE_FIELD.finditer(text):
+            ref = _FILE_REF.search(field.group(1))
+            if ref is not None and "files/" + ref.group(1).decode() not in self._records:
+                return "files/" + ref.group(1).decode()
+        return None
+
     def sweep(self, settings: LiveSettings) -> int:
         """Forget expired records, at most once per FILES_CLEANUP_INTERVAL_HOURS."""
         now = self._clock()
@@ -99,6 +125,16 @@ class FileStore:
         for name in expired:
             self.forget(name)
         return len(expired)
+
+
+def _unescaped(body: bytes) -> bytes:
+    """The body as orjson writes it (no ``\\/`` or ``\\u`` escapes); as it was when not JSON."""
+    if b"\\u" not in body and b"\\/" not in body:  # only these escapes can spell "files/"
+        return body
+    try:
+        return orjson.dumps(orjson.loads(body))
+    except orjson.JSONDecodeError:
+        return body
 
 
 _stores: "weakref.WeakKeyDictionary[object, FileStore]" = weakref.WeakKeyDictionary()
