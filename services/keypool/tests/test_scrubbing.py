@@ -6,9 +6,12 @@ import pytest
 
 from gempool.api.config.v1 import config_pb2
 from gempool.api.keypool.v1 import keypool_pb2 as pb
-from gempool.common.keys import mask
+from gempool.common.keys import key_id, mask
 from gempool.common.logs import JsonFormatter
 from gempool.fakegemini.errors import suspended
+from gempool.keypool.listing import key_info
+from gempool.keypool.records import KeyRecord
+from gempool.keypool.store.base import Cooldown, KeyLive
 from gempool.keypool.testing import Harness
 
 from .test_servicer import report, with_keys
@@ -42,3 +45,18 @@ async def test_a_probe_result_never_shows_the_whole_key(keypool: Harness) -> Non
     assert [r.ok for r in results] == [False]
     assert "suspended" in results[0].error and KEY not in results[0].error
     assert mask(KEY) in results[0].error
+
+
+def test_a_listing_scrubs_reasons_stored_before_scrubbing_existed() -> None:
+    """Reasons, last errors and cooldown reasons written by an older keypool still quote keys."""
+    quoted = f"Consumer 'api_key:{KEY}' has been suspended."
+    rec = KeyRecord(
+        key_id=key_id(KEY),
+        api_key=KEY,
+        pool=pb.POOL_UNSPECIFIED,
+        status=config_pb2.KEY_STATUS_RETIRED,
+        reason=quoted,
+    )
+    live = KeyLive(failures=1, last_error=quoted, cooldowns=[Cooldown("m", 1.0, quoted)])
+    info = key_info(rec, live)
+    assert KEY not in str(info) and str(info).count(mask(KEY)) == 4  # masked, reason, last error, cooldown
