@@ -2,6 +2,7 @@
 
 from collections.abc import Callable
 from contextlib import AbstractAsyncContextManager
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
 from sqlalchemy import Engine, select
@@ -9,7 +10,8 @@ from sqlalchemy.orm import Session
 
 from gempool.api.config.v1 import config_pb2
 from gempool.common.keys import key_id
-from gempool.config import models
+from gempool.config import logquery, models
+from gempool.config.store import Store
 
 if TYPE_CHECKING:
     from gempool.api.config.v1.config_pb2_grpc import ConfigServiceAsyncStub
@@ -38,3 +40,25 @@ async def test_an_error_log_quoting_a_key_is_stored_masked(start: Starter, engin
         [row] = session.scalars(select(models.ErrorLog)).all()
     assert KEY not in row.message and "AIza...x9Qk" in row.message
     assert KEY not in (row.request_body or "")
+
+
+def test_an_error_log_stored_before_scrubbing_is_read_masked(
+    make_store: Callable[..., Store], engine: Engine
+) -> None:
+    store = make_store({"AUTH_TOKEN": "a"})
+    with Session(engine) as session, session.begin():
+        session.add(
+            models.ErrorLog(
+                at=datetime.now(UTC),
+                key_masked="",
+                model="m",
+                status=403,
+                error_code="PERMISSION_DENIED",
+                message=SUSPENDED,
+                request_body=KEY,
+                request_id="r",
+                token_name="t",
+            )
+        )
+    listed = store.run(logquery.list_errors, config_pb2.ListErrorLogsRequest(with_body=True))
+    assert KEY not in str(listed) and "AIza...x9Qk" in listed.entries[0].log.message
