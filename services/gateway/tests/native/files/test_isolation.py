@@ -6,6 +6,7 @@ import orjson
 import pytest
 
 from gempool.fakegemini.server import Running
+from gempool.gateway.native.files.store import _unescaped
 
 from ...conftest import FakeKeyPool
 from ...gateway_app import gateway_client
@@ -136,3 +137,10 @@ async def test_without_isolation_a_shared_file_is_served(
             content=prompt(file["uri"]),
         )
         assert shared.status_code == 200, shared.text
+
+
+def test_only_escapes_that_could_spell_a_file_make_the_body_parsed() -> None:
+    plain = b'{"contents": [{"parts": [{"text": "\\u4e2d\\u6587 \\"quoted\\"\\n"}]}]}'
+    assert _unescaped(plain) is plain, "ordinary escapes cost nothing"
+    for spelled in (b"\\u0066iles/abc", b"fil\\u0065s/abc", b"files\\/abc", b"files\\u002Fabc"):
+        assert _unescaped(b'{"fileUri": "' + spelled + b'"}') == b'{"fileUri":"files/abc"}'

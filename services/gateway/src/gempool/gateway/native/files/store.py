@@ -24,6 +24,8 @@ _FILE_ID = re.compile(rb"files/([a-z0-9][a-z0-9-]*)")
 _FILE_FIELD = re.compile(rb'"(?:fileUri|file_uri|file_id)"\s*:\s*"([^"]*)"')
 # A Gemini Files API reference: ``files/ID`` alone or at the end of the file's URL.
 _FILE_REF = re.compile(rb"(?:^|/)files/([a-z0-9][a-z0-9-]*)$")
+# The only escapes that can spell a character of "files/" (f, i, l, e, s, /).
+_SPELLS_FILES = re.compile(rb"\\u00(?:66|69|6[cC]|65|73|2[fF])|\\/")
 _FRACTION = re.compile(r"(\.\d{6})\d+")
 
 
@@ -129,7 +131,7 @@ class FileStore:
 
 def _unescaped(body: bytes) -> bytes:
     """The body as orjson writes it (no ``\\/`` or ``\\u`` escapes); as it was when not JSON."""
-    if b"\\u" not in body and b"\\/" not in body:  # only these escapes can spell "files/"
+    if _SPELLS_FILES.search(body) is None:  # most bodies: no parse (non-ASCII text escapes are common)
         return body
     try:
         return orjson.dumps(orjson.loads(body))
