@@ -31,6 +31,7 @@ PROMPT = b'{"contents": [{"parts": [{"text": "hi"}]}]}'
 # Ways to write "leave this segment" in a URL path.
 TRICKS = [
     "../files",
+    "..%2FcachedContents",
     "%2e%2e/files",
     "..%2Ffiles",
     "%2E%2E%2Ffiles",
@@ -116,6 +117,13 @@ async def raw(
 
 def outside(upstream: Running) -> list[str]:
     return [p for p in upstream.fake.paths if not p.startswith(CATALOG)]
+
+
+async def test_cached_contents_is_no_route_of_the_gateway(gateway: int, upstream: Running) -> None:
+    upstream.fake.paths.clear()
+    status, answer = await raw(gateway, "POST", "/v1beta/cachedContents", NATIVE, PROMPT)
+    assert status == 404 and orjson.loads(answer)["error"]["status"] == "NOT_FOUND"
+    assert upstream.fake.paths == []
 
 
 async def test_the_recorder_sees_an_ordinary_call(gateway: int, upstream: Running) -> None:
