@@ -58,9 +58,10 @@ class FakeKeyPool(keypool_pb2_grpc.KeyPoolServiceServicer):
         status = request.http_status
         if status == 200 and not request.empty_answer:
             return kp.ReportResponse(verdict=kp.VERDICT_SUCCESS)
+        reason = request.error_body[:300].decode(errors="replace")  # the real pool quotes Google too
         if status in (400, 404) and b"API_KEY_INVALID" not in request.error_body:
-            return kp.ReportResponse(verdict=kp.VERDICT_CLIENT_ERROR, retry=False)
-        return kp.ReportResponse(verdict=kp.VERDICT_TRANSIENT, retry=True)
+            return kp.ReportResponse(verdict=kp.VERDICT_CLIENT_ERROR, retry=False, reason=reason)
+        return kp.ReportResponse(verdict=kp.VERDICT_TRANSIENT, retry=True, reason=reason)
 
     async def Session(
         self, request_iterator: AsyncIterator[kp.SessionRequest], context: grpc.aio.ServicerContext[Any, Any]

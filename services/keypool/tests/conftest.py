@@ -11,6 +11,7 @@ import pytest
 import redis.asyncio as aioredis
 
 from gempool.api.keypool.v1 import keypool_pb2_grpc
+from gempool.fakegemini.errors import suspended
 from gempool.keypool.server import serve
 from gempool.keypool.settings import KeyPoolSettings
 from gempool.keypool.store import MemoryStore, RedisStore, Store
@@ -66,12 +67,17 @@ def store(make_store: Callable[[], Store]) -> Store:
 
 
 def upstream_handler(seen: list[httpx.Request], good: set[str]) -> Callable[[httpx.Request], httpx.Response]:
-    """A Gemini stand-in: 200 for keys in ``good``, Google's invalid-key answer for the rest."""
+    """A Gemini stand-in: 200 for keys in ``good``, Google's suspended-key answer (which quotes the
+    whole key) for keys starting ``AIzaSySusp``, Google's invalid-key answer for the rest."""
 
     def handle(request: httpx.Request) -> httpx.Response:
         seen.append(request)
-        if request.headers.get("x-goog-api-key") in good:
+        key = request.headers.get("x-goog-api-key", "")
+        if key in good:
             return httpx.Response(200, json={"candidates": [{"content": {"parts": [{"text": "h"}]}}]})
+        if key.startswith("AIzaSySusp"):
+            status, body = suspended(key)
+            return httpx.Response(status, content=body)
         error = {
             "code": 400,
             "message": "API key not valid. Please pass a valid API key.",

@@ -13,6 +13,8 @@ from prometheus_client import CollectorRegistry
 from starlette.responses import StreamingResponse
 
 from gempool.api.config.v1 import config_pb2, config_pb2_grpc
+from gempool.fakegemini.behaviour import Behaviour
+from gempool.fakegemini.server import Running
 from gempool.gateway.access.tokens import CALLER, Caller
 from gempool.gateway.logs.ship import LogShipper, Trace, to_error, usage
 from gempool.gateway.logs.spool import Spool
@@ -257,3 +259,17 @@ async def test_an_unwritable_spool_keeps_records_in_memory(
     fake.down = False
     await shipper.round()
     assert [r.request_id for r in fake.requests()] == ["r1", "r2"]
+
+
+async def test_a_suspended_keys_error_log_holds_no_whole_key(
+    runtime: Runtime, fake_pool: tuple[FakeKeyPool, int], upstream: Running, shipped: FakeConfig
+) -> None:
+    key = "AIzaSyLOGGED000000000000000000000000x9Qk"
+    pool, _ = fake_pool
+    pool.keys = [key]
+    upstream.fake.rules.keys[key] = Behaviour("suspended")
+    response = await forward(runtime, runtime.live, generate())  # type: ignore[arg-type]
+    assert response.status_code == 403 and await runtime.logs.flush()
+    [error] = shipped.errors()
+    assert error.error_code == "PERMISSION_DENIED" and "AIza...x9Qk" in error.message
+    assert key not in str(error)

@@ -153,7 +153,7 @@ class LiveSettings(BaseModel):
     )
     # --- files
     FILES_USER_ISOLATION_ENABLED: bool = _field(
-        True, "files", "Each client token lists, reads and deletes only the files it uploaded."
+        True, "files", "Each client token lists, reads, deletes and names in prompts only its own files."
     )
     FILES_CLEANUP_ENABLED: bool = _field(True, "files", "Forget records of files past their expiration.")
     FILES_CLEANUP_INTERVAL_HOURS: float = _field(

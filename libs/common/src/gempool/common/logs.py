@@ -1,4 +1,8 @@
-"""Structured (JSON) logging shared by every service."""
+"""Structured (JSON) logging shared by every service.
+
+Every line is scrubbed of Google key shapes (:mod:`gempool.common.scrub`) as it is written, so no
+message, extra field or traceback can print a whole key, whoever logged it.
+"""
 
 import logging
 import sys
@@ -6,6 +10,8 @@ import time
 from typing import Any
 
 import orjson
+
+from gempool.common.scrub import scrub
 
 _RESERVED = set(logging.LogRecord("", 0, "", 0, "", None, None).__dict__) | {"message", "asctime"}
 
@@ -29,7 +35,7 @@ class JsonFormatter(logging.Formatter):
                 out[name] = value
         if record.exc_info:
             out["exc"] = self.formatException(record.exc_info)
-        return orjson.dumps(out, default=str).decode()
+        return scrub(orjson.dumps(out, default=str).decode())
 
 
 def setup_logging(service: str, level: str = "INFO") -> None:

@@ -9,6 +9,7 @@ from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 from starlette.routing import Route
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from gempool.fakegemini import answers, errors, features, openai_compat
 from gempool.fakegemini.behaviour import Behaviour, Rules
@@ -29,6 +30,7 @@ class FakeGemini:
         self.calls: list[dict[str, Any]] = []
         self.files = FileStore()
         self.signatures: set[str] = set()  # thought signatures handed out with function calls
+        self.paths: list[str] = []  # every request's raw path (and query), whatever route it matched
 
     def record(self, request: Request, key: str, model: str, method: str, body: Any) -> None:
         self.calls.append(
@@ -52,7 +54,7 @@ class FakeGemini:
         if not key:
             return json_response(*errors.missing_key())
         self.record(request, key, "", "models.list", None)
-        failure = self.failure(self.rules.for_call(key, ""), "")
+        failure = self.failure(self.rules.for_call(key, ""), "", key)
         if failure is not None:
             return json_response(*failure)
         models = [answers.model_info(*m) for m in answers.MODELS]
@@ -80,7 +82,9 @@ class FakeGemini:
         behaviour = self.rules.for_call(key, name)
         if behaviour.kind == "slow":
             await asyncio.sleep(behaviour.arg if behaviour.arg is not None else 1.0)
-        failure = self.failure(behaviour, name)
+        elif behaviour.kind == "suspended" and behaviour.arg:
+            await asyncio.sleep(behaviour.arg)
+        failure = self.failure(behaviour, name, key)
         if failure is not None:
             return json_response(*failure)
         if name not in MODEL_NAMES:
@@ -101,12 +105,14 @@ class FakeGemini:
                 return json_response(200, answers.model_info(*model))
         return json_response(*errors.model_not_found(name, version, "get"))
 
-    def failure(self, behaviour: Behaviour, model: str) -> tuple[int, bytes] | None:
+    def failure(self, behaviour: Behaviour, model: str, key: str) -> tuple[int, bytes] | None:
         kind = behaviour.kind
         if kind == "invalid":
             return errors.invalid_key()
         if kind == "leaked":
             return errors.leaked_key()
+        if kind == "suspended":
+            return errors.suspended(key)
         if kind in ("quota", "daily"):
             return errors.quota(model, behaviour.arg if behaviour.arg is not None else 30.0, kind == "daily")
         if kind == "overload":
@@ -237,6 +243,8 @@ class FakeGemini:
         what = request.path_params["what"]
         if request.method == "GET" and what == "calls":
             return json_response(200, self.calls)
+        if request.method == "GET" and what == "paths":
+            return json_response(200, self.paths)
         data = orjson.loads(await request.body() or b"{}")
         if what == "keys":
             self.rules.keys.update({k: Behaviour.parse(v) for k, v in data.items()})
@@ -247,6 +255,7 @@ class FakeGemini:
             self.rules.chunk_delay = float(data.get("chunk_delay", self.rules.chunk_delay))
         elif what == "reset":
             self.rules, self.calls, self.files = Rules(), [], FileStore()
+            self.paths.clear()
         else:
             return json_response(404, {"error": f"unknown control {what}"})
         return json_response(200, {"ok": True})
@@ -254,6 +263,20 @@ class FakeGemini:
 
 def api_key(request: Request) -> str:
     return request.headers.get("x-goog-api-key") or request.query_params.get("key", "")
+
+
+class PathRecorder:
+    """Notes each request's path as it arrived on the wire, before routing (even unrouted ones)."""
+
+    def __init__(self, app: ASGIApp, fake: FakeGemini) -> None:
+        self.app, self.fake = app, fake
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and not scope["path"].startswith("/_fake/"):
+            raw = scope.get("raw_path") or scope["path"].encode()
+            query = scope.get("query_string", b"")
+            self.fake.paths.append((raw + (b"?" + query if query else b"")).decode("latin-1"))
+        await self.app(scope, receive, send)
 
 
 def create_app(fake: FakeGemini | None = None) -> Starlette:
@@ -272,4 +295,5 @@ def create_app(fake: FakeGemini | None = None) -> Starlette:
         ]
     )
     app.state.fake = fake
+    app.add_middleware(PathRecorder, fake=fake)
     return app

@@ -1,9 +1,10 @@
 """What a key (or model) does when called: decided by its name or set at run time.
 
 A key named ``<kind>-anything`` behaves as ``kind``; ``/_fake/keys`` overrides that per key.
-Kinds: ok, invalid, leaked, quota[:seconds], daily, overload, error500, slow[:seconds] (before
-the answer), cut[:events] (a stream's connection breaks after that many events, 2 by default),
-stall[:seconds] (a stream goes silent that long after its first event), empty, blocked.
+Kinds: ok, invalid, leaked, suspended[:seconds] (Google's 403 that quotes the whole key, after
+that long), quota[:seconds], daily, overload, error500, slow[:seconds] (before the answer),
+cut[:events] (a stream's connection breaks after that many events, 2 by default), stall[:seconds]
+(a stream goes silent that long after its first event), empty, blocked.
 """
 
 from dataclasses import dataclass, field
@@ -24,6 +25,7 @@ KINDS = {
     "ok",
     "invalid",
     "leaked",
+    "suspended",
     "quota",
     "daily",
     "overload",

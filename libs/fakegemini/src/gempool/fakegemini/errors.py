@@ -42,6 +42,26 @@ def leaked_key() -> tuple[int, bytes]:
     )
 
 
+def suspended(key: str) -> tuple[int, bytes]:
+    """A suspended key: Google's message names the whole key (``api_key:AIza...``)."""
+    return 403, body(
+        403,
+        "PERMISSION_DENIED",
+        f"Permission denied: Consumer 'api_key:{key}' has been suspended.",
+        [
+            {
+                "@type": "type.googleapis.com/google.rpc.ErrorInfo",
+                "reason": "CONSUMER_SUSPENDED",
+                "domain": "googleapis.com",
+                "metadata": {
+                    "service": "generativelanguage.googleapis.com",
+                    "consumer": "projects/578829824020",
+                },
+            }
+        ],
+    )
+
+
 def quota(model: str, retry_seconds: float, per_day: bool) -> tuple[int, bytes]:
     period = "PerDay" if per_day else "PerMinute"
     metric = "generativelanguage.googleapis.com/generate_content_free_tier_requests"

@@ -84,7 +84,7 @@ def routes(fake: "FakeGemini") -> list[Route]:
         body = orjson.loads(raw) if raw else {}
         model = str(body.get("model", "")).removeprefix("models/") if isinstance(body, dict) else ""
         fake.record(request, key, model, f"openai.{path}", body or None)
-        failure = fake.failure(fake.rules.for_call(key, model), model)
+        failure = fake.failure(fake.rules.for_call(key, model), model, key)
         if failure is not None:
             return _error(failure)
         return answer(request, path, body, model)

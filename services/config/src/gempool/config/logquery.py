@@ -8,6 +8,7 @@ from sqlalchemy import ColumnElement, Select, delete, select
 from sqlalchemy.orm import Session
 
 from gempool.api.config.v1 import config_pb2
+from gempool.common.scrub import scrub
 from gempool.config.models import ErrorLog, RequestLog
 
 MAX_PAGE = 1000
@@ -83,8 +84,8 @@ def error_entry(row: ErrorLog, with_body: bool) -> config_pb2.ErrorLogEntry:
         model=row.model,
         status=row.status,
         error_code=row.error_code,
-        message=row.message,
-        request_body=row.request_body if with_body else "",
+        message=scrub(row.message),  # rows written before messages were scrubbed may quote a key
+        request_body=scrub(row.request_body) if with_body else "",
         request_id=row.request_id,
         token_name=row.token_name,
     )

@@ -10,6 +10,7 @@ from sqlalchemy.orm import Session
 
 from gempool.api.config.v1 import config_pb2
 from gempool.common.keys import mask
+from gempool.common.scrub import scrub
 from gempool.config import tokenstore
 from gempool.config.models import ErrorLog, LogBatch, RequestLog, RequestStats, utcnow
 
@@ -51,8 +52,8 @@ def error_row(log: config_pb2.ErrorLog) -> dict[str, object]:
         "model": log.model,
         "status": log.status,
         "error_code": log.error_code,
-        "message": log.message,
-        "request_body": log.request_body,
+        "message": scrub(log.message),  # the gateway scrubs too; a key never reaches the db
+        "request_body": scrub(log.request_body),
         "request_id": log.request_id,
         "token_name": log.token_name,
     }

@@ -7,6 +7,7 @@ from collections.abc import AsyncIterator, Mapping
 import grpc
 
 from gempool.api.config.v1 import config_pb2, config_pb2_grpc
+from gempool.common.scrub import scrub
 from gempool.config.adminrpc import AdminRpcs, Context
 from gempool.config.hub import Hub
 from gempool.config.keystore import KIND_TO_DB, STATUS_TO_DB, KeyInput
@@ -88,7 +89,8 @@ class ConfigServicer(AdminRpcs, config_pb2_grpc.ConfigServiceServicer):
                 grpc.StatusCode.INVALID_ARGUMENT, "status must be ACTIVE, RETIRED or DISABLED"
             )
         status = STATUS_TO_DB[request.status]
-        found = await asyncio.to_thread(self.store.set_key_status, request.key_id, status, request.reason)
+        reason = scrub(request.reason)  # shown in the panel: never a whole key, whoever reported it
+        found = await asyncio.to_thread(self.store.set_key_status, request.key_id, status, reason)
         log.info("key status set", extra={"key_id": request.key_id, "status": status, "found": found})
         if found:
             await self.hub.refresh()

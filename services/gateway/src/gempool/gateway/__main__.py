@@ -18,8 +18,11 @@ log = logging.getLogger("gempool.gateway")
 
 
 def app_from_env() -> FastAPI:
-    """Factory for uvicorn workers: each worker builds its own app from the environment."""
-    return create_app(GatewaySettings(), handle_signals=True)
+    """Factory for uvicorn workers: each worker builds its own app from the environment (and its
+    own logging: a worker process does not inherit the parent's handler and scrubbing formatter)."""
+    settings = GatewaySettings()
+    setup_logging("gateway", settings.LOG_LEVEL)
+    return create_app(settings, handle_signals=True)
 
 
 def main() -> None:

@@ -5,6 +5,7 @@ import bisect
 from gempool.api.config.v1 import config_pb2
 from gempool.api.keypool.v1 import keypool_pb2 as pb
 from gempool.common.keys import mask
+from gempool.common.scrub import scrub
 
 from .records import KeyRecord
 from .store import KeyLive, Store
@@ -22,6 +23,8 @@ def key_state(rec: KeyRecord, live: KeyLive) -> pb.KeyState.ValueType:
 
 
 def key_info(rec: KeyRecord, live: KeyLive) -> pb.KeyInfo:
+    """One key as the panel shows it; texts scrubbed again on the way out (a reason stored before
+    reasons were scrubbed may still quote the key)."""
     state = key_state(rec, live)
     retired_at = live.retired.at if live.retired else rec.changed_at if state == pb.KEY_STATE_RETIRED else 0.0
     reason = live.retired.reason if live.retired else rec.reason
@@ -30,10 +33,13 @@ def key_info(rec: KeyRecord, live: KeyLive) -> pb.KeyInfo:
         masked=mask(rec.api_key),
         pool=rec.pool,
         state=state,
-        reason=reason,
+        reason=scrub(reason, rec.api_key),
         consecutive_failures=live.failures,
-        last_error=live.last_error[:200],
-        cooldowns=[pb.Cooldown(model=c.model, until_unix=c.until, reason=c.reason) for c in live.cooldowns],
+        last_error=scrub(live.last_error, rec.api_key)[:200],
+        cooldowns=[
+            pb.Cooldown(model=c.model, until_unix=c.until, reason=scrub(c.reason, rec.api_key))
+            for c in live.cooldowns
+        ],
         tags=list(rec.tags),
         uses_last_minute=live.uses_last_minute,
         uses_last_day=live.uses_last_day,

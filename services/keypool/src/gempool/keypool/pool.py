@@ -12,6 +12,7 @@ from gempool.api.config.v1 import config_pb2
 from gempool.api.keypool.v1 import keypool_pb2 as pb
 from gempool.common.keys import mask
 from gempool.common.live import LiveSettings
+from gempool.common.scrub import scrub
 
 from .classify import Action, Decision, Outcome, classify
 from .metrics import Metrics
@@ -159,6 +160,7 @@ class KeyPool:
         outcome = Outcome(req.http_status, req.error_body, req.transport, req.empty_answer)
         now = datetime.now(UTC)
         decision = classify(outcome, now=now, default_cooldown=self.live.COOLDOWN_DEFAULT_SECONDS)
+        decision = self._scrubbed(req.key_id, decision)
         decision = await self._apply(req.key_id, req.model, decision)
         decision = self._judge_route(req.proxy, route_fault(outcome), decision)
         self.metrics.reports.labels(pb.Verdict.Name(decision.verdict), decision.kind).inc()  # type: ignore[arg-type]
@@ -168,6 +170,12 @@ class KeyPool:
             cooldown_seconds=decision.cooldown_seconds,
             reason=decision.reason,
         )
+
+    def _scrubbed(self, key_id: str, decision: Decision) -> Decision:
+        """The reason is stored, shown in the panel and logged: Google may have quoted the key."""
+        rec = self.records.get(key_id)
+        reason = scrub(decision.reason, rec.api_key if rec else "")
+        return decision if reason == decision.reason else dataclasses.replace(decision, reason=reason)
 
     async def report_many(self, reports: Sequence[pb.ReportRequest]) -> None:
         """Apply outcomes in order: each run of plain successes in one store call, others one by one."""
@@ -250,9 +258,10 @@ class KeyPool:
 
     async def retire(self, key_id: str, reason: str, kind: str) -> None:
         """Stop leasing the key on every replica at once, then record it durably."""
+        rec = self.records.get(key_id)
+        reason = scrub(reason, rec.api_key if rec else "")
         if not await self.store.retire(key_id, reason):
             return
-        rec = self.records.get(key_id)
         if rec is not None:
             rec.status, rec.reason = config_pb2.KEY_STATUS_RETIRED, reason
         self.metrics.retirements.labels(kind).inc()

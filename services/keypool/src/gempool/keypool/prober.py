@@ -8,6 +8,7 @@ from collections.abc import AsyncIterator, Callable, Sequence
 import httpx
 
 from gempool.api.keypool.v1 import keypool_pb2 as pb
+from gempool.common.scrub import scrub
 
 from .pool import KeyPool
 from .records import KeyRecord
@@ -60,10 +61,10 @@ class Prober:
         try:
             resp = await http.post(url, headers={"x-goog-api-key": rec.api_key}, json=PROBE_BODY)
         except httpx.HTTPError as exc:
-            return f"{type(exc).__name__}: {exc}"[:200]
+            return scrub(f"{type(exc).__name__}: {exc}", rec.api_key)[:200]
         if resp.status_code == 200:
             return ""
-        return f"{resp.status_code}: {resp.text[:200]}"
+        return scrub(f"{resp.status_code}: {resp.text}", rec.api_key)[:200]
 
     async def verify(
         self, key_ids: Sequence[str], model: str = "", concurrency: int = 0

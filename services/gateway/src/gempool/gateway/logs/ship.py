@@ -31,6 +31,7 @@ from gempool.api.config.v1 import config_pb2, config_pb2_grpc
 from gempool.api.keypool.v1 import keypool_pb2 as kp
 from gempool.common.googleerror import parse_error
 from gempool.common.keys import mask
+from gempool.common.scrub import scrub
 from gempool.common.tasks import stop_tasks
 from gempool.gateway.access.tokens import Caller
 from gempool.gateway.errors import Dialect
@@ -402,8 +403,7 @@ def to_error(record: tuple[Any, ...]) -> config_pb2.ErrorLog:
         code, message = "EMPTY_ANSWER", "the answer's first event carried no content"
     else:
         code, message = google_error(bytes(outcome.body[:ERROR_LIMIT]))
-    if secret:
-        message = message.replace(secret, key)  # an upstream that echoes the key never gets it logged
+    message = scrub(message, secret)  # an upstream that echoes a key never gets it logged
     return config_pb2.ErrorLog(
         at_unix=at,
         key_masked=key,
@@ -411,7 +411,7 @@ def to_error(record: tuple[Any, ...]) -> config_pb2.ErrorLog:
         status=outcome.status,
         error_code=code,
         message=message,
-        request_body=body.decode(errors="replace"),
+        request_body=scrub(body.decode(errors="replace")),
         request_id=request_id,
         token_name=token,
     )

@@ -15,9 +15,11 @@ from gempool.gateway.native import models
 from gempool.gateway.native.conveniences import SEARCH, apply_conveniences, may_apply, parse_model
 from gempool.gateway.native.faststream import fake_stream
 from gempool.gateway.native.files import api as files
+from gempool.gateway.native.files import isolation
 from gempool.gateway.native.files.store import store
 from gempool.gateway.native.grounding import SEARCH_LINKS
 from gempool.gateway.native.streamopt import StreamOptimizer
+from gempool.gateway.paths import bad_model
 from gempool.gateway.pipeline.proxy import Call, forward
 from gempool.gateway.runtime import Live, Runtime
 
@@ -131,34 +133,50 @@ def _handlers(rt: Runtime, version: str) -> tuple[Handler, Handler]:
         live = authorize(rt, request, Dialect.GEMINI)
         if isinstance(live, Response):
             return live
-        name, _, method = request.path_params["rest"].partition(":")
+        name, colon, method = request.path_params["rest"].partition(":")
         name = name.removeprefix("models/")
+        refused = bad_model(Dialect.GEMINI, name, method if colon else None)
+        if refused is not None:
+            return refused
         if request.method == "GET" and not method:
-            derived = await models.get_derived_model(rt, live, version, name)
-            if derived is not None:
-                return derived
-            call = Call(
-                Dialect.GEMINI,
-                "gemini.models.get",
-                name,
-                f"/{version}/models/{name}",
-                http_method="GET",
-                query=query_without_key(request),
-                headers=dict(request.headers),
-            )
-            return await forward(rt, live, call)
+            return await _get_model(rt, live, request, version, name)
         if not name or not method or request.method != "POST":
             message = f"Unknown path {request.url.path}: expected POST models/MODEL:METHOD."
             return error_response(Dialect.GEMINI, 404, message)
-        links = method in CHECKED_METHODS and shows_search_links(live, name)
-        name, body = conveniences(live, name, method, await request.body())
-        holder = store(rt).key_for(body)  # a prompt naming an uploaded file goes to its key
-        call = model_call(request, version, name, method, body, holder)
-        if links:
-            call.adapter = SEARCH_LINKS
-        return await send(rt, live, call)
+        return await _model_post(rt, live, request, version, name, method)
 
     return list_models, model_action
+
+
+async def _get_model(rt: Runtime, live: Live, request: Request, version: str, name: str) -> Response:
+    derived = await models.get_derived_model(rt, live, version, name)
+    if derived is not None:
+        return derived
+    call = Call(
+        Dialect.GEMINI,
+        "gemini.models.get",
+        name,
+        f"/{version}/models/{name}",
+        http_method="GET",
+        query=query_without_key(request),
+        headers=dict(request.headers),
+    )
+    return await forward(rt, live, call)
+
+
+async def _model_post(
+    rt: Runtime, live: Live, request: Request, version: str, name: str, method: str
+) -> Response:
+    links = method in CHECKED_METHODS and shows_search_links(live, name)
+    body = await request.body()
+    if (denied := isolation.refused(rt, live, request, body, Dialect.GEMINI)) is not None:
+        return denied
+    name, body = conveniences(live, name, method, body)
+    holder = store(rt).key_for(body)  # a prompt naming an uploaded file goes to its key
+    call = model_call(request, version, name, method, body, holder)
+    if links:
+        call.adapter = SEARCH_LINKS
+    return await send(rt, live, call)
 
 
 async def send(rt: Runtime, live: Live, call: Call) -> Response:

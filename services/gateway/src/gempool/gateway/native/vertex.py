@@ -21,6 +21,7 @@ from starlette.routing import Route
 from gempool.api.keypool.v1 import keypool_pb2 as kp
 from gempool.gateway.errors import Dialect, error_response
 from gempool.gateway.native import models
+from gempool.gateway.native.files import isolation
 from gempool.gateway.native.grounding import SEARCH_LINKS
 from gempool.gateway.native.routes import (
     CHECKED_METHODS,
@@ -32,6 +33,7 @@ from gempool.gateway.native.routes import (
     send,
     shows_search_links,
 )
+from gempool.gateway.paths import bad_model
 from gempool.gateway.runtime import Live, Runtime
 
 ROOT = "/vertex-express"
@@ -45,9 +47,13 @@ def routes(rt: Runtime) -> list[Route]:
             live = authorize(rt, request, Dialect.GEMINI)
             if isinstance(live, Response):
                 return live
-            name, _, method = request.path_params["rest"].partition(":")
+            name, colon, method = request.path_params["rest"].partition(":")
+            name = name.removeprefix("models/") if request.method == "GET" else name
+            refused = bad_model(Dialect.GEMINI, name, method if colon else None)
+            if refused is not None:
+                return refused
             if request.method == "GET" and name and not method:
-                return await models.get_listed_model(rt, live, version, name.removeprefix("models/"))
+                return await models.get_listed_model(rt, live, version, name)
             if not name or not method or request.method != "POST":
                 message = f"Unknown path {request.url.path}: expected POST models/MODEL:METHOD."
                 return error_response(Dialect.GEMINI, 404, message)
@@ -65,7 +71,10 @@ def routes(rt: Runtime) -> list[Route]:
 
 async def _generate(rt: Runtime, live: Live, request: Request, name: str, method: str) -> Response:
     links = method in CHECKED_METHODS and shows_search_links(live, name)
-    name, body = conveniences(live, name, method, await request.body())
+    body = await request.body()
+    if (denied := isolation.refused(rt, live, request, body, Dialect.GEMINI)) is not None:
+        return denied
+    name, body = conveniences(live, name, method, body)
     call = model_call(request, "v1beta", name, method, body)
     call = replace(
         call,

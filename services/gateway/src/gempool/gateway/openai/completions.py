@@ -7,6 +7,7 @@ from starlette.responses import Response
 
 from gempool.gateway.errors import Dialect
 from gempool.gateway.native.conveniences import apply_conveniences
+from gempool.gateway.native.files.store import store
 from gempool.gateway.openai import images, legacy
 from gempool.gateway.openai.adapters import ChatAdapter
 from gempool.gateway.openai.answers import View
@@ -65,4 +66,5 @@ async def create(rt: Runtime, live: Live, body: ChatCompletionRequest, base_url:
     except orjson.JSONEncodeError:  # an integer beyond 64 bits (a seed, a schema's bound)
         return bad_request("The request holds an integer too large for the upstream (beyond 64 bits).")
     call.adapter = ChatAdapter(rt, view_of(live, body), base_url, bool(body.stream))
+    call.want_key_id = store(rt).key_for(call.body)  # a file is readable only with the key holding it
     return await forward(rt, live, call)

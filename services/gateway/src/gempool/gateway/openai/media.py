@@ -2,14 +2,15 @@
 
 import asyncio
 import base64
-import ipaddress
 import logging
 from collections.abc import Iterable
 
 import aiohttp
 import yarl
+from aiohttp.abc import AbstractResolver
 
 from gempool.api.imagehost.v1 import imagehost_pb2
+from gempool.gateway.openai import safefetch
 from gempool.gateway.openai.chat import BadRequest, Blob
 from gempool.gateway.runtime import Runtime
 
@@ -27,22 +28,36 @@ MAGIC = {
 }
 
 
-async def fetch_all(rt: Runtime, urls: Iterable[str]) -> dict[str, Blob]:
+async def fetch_all(
+    rt: Runtime, urls: Iterable[str], resolver: AbstractResolver | None = None
+) -> dict[str, Blob]:
+    """Every URL's image, fetched in one session whose every connection goes to a checked address
+    (see :mod:`safefetch`); ``resolver`` stands in for DNS in tests."""
     urls = list(urls)
     if not urls:
         return {}
-    blobs = await asyncio.gather(*(fetch(rt, url) for url in urls))
+    allow_private = rt.live is not None and rt.live.settings.IMAGE_URL_PRIVATE_ALLOWED
+    checked = resolver if allow_private else safefetch.CheckedResolver(resolver)
+    try:
+        async with safefetch.session(checked) as http:
+            blobs = await asyncio.gather(*(_fetch(http, url, allow_private) for url in urls))
+    finally:
+        if checked is not None:
+            await checked.close()
     return dict(zip(urls, blobs, strict=True))
 
 
-async def fetch(rt: Runtime, url: str) -> Blob:
+async def fetch(rt: Runtime, url: str, resolver: AbstractResolver | None = None) -> Blob:
     """An image the client pointed at, within FETCH_LIMIT and FETCH_TIMEOUT, or BadRequest."""
+    return (await fetch_all(rt, [url], resolver))[url]
+
+
+async def _fetch(http: aiohttp.ClientSession, url: str, allow_private: bool) -> Blob:
     timeout = aiohttp.ClientTimeout(total=FETCH_TIMEOUT)
-    allow_private = rt.live is not None and rt.live.settings.IMAGE_URL_PRIVATE_ALLOWED
     try:
         for _ in range(MAX_REDIRECTS + 1):
-            await _check_address(url, allow_private)
-            async with rt.upstream.get("").get(url, timeout=timeout, allow_redirects=False) as response:
+            _check_url(url, allow_private)
+            async with http.get(url, timeout=timeout, allow_redirects=False) as response:
                 if response.status in (301, 302, 303, 307, 308) and "location" in response.headers:
                     url = str(response.url.join(yarl.URL(response.headers["location"])))
                     continue
@@ -55,6 +70,12 @@ async def fetch(rt: Runtime, url: str) -> Blob:
             raise BadRequest(f"Fetching the image {url} failed: too many redirects.", "messages")
     except BadRequest:
         raise
+    except safefetch.PrivateAddress as exc:
+        raise BadRequest(
+            f"The image URL {url} points at a private address ({exc.address}); gempool fetches only public "
+            "addresses unless IMAGE_URL_PRIVATE_ALLOWED is set.",
+            "messages",
+        ) from None
     except (aiohttp.ClientError, TimeoutError, ValueError, OSError) as exc:
         raise BadRequest(f"Fetching the image {url} failed: {type(exc).__name__}.", "messages") from None
     if not mime.startswith("image/"):
@@ -62,22 +83,13 @@ async def fetch(rt: Runtime, url: str) -> Blob:
     return Blob(mime, base64.b64encode(data).decode())
 
 
-async def _check_address(url: str, allow_private: bool) -> None:
-    """Refuse URLs that lead into the gateway's own network (SSRF), unless the admin allows it."""
+def _check_url(url: str, allow_private: bool) -> None:
+    """http(s) only; an IP literal must be public (names are judged by the session's resolver)."""
     parsed = yarl.URL(url)
     if parsed.scheme not in ("http", "https") or not parsed.host:
         raise BadRequest(f"The image URL {url} must be http(s) or a data: URL.", "messages")
-    if allow_private:
-        return
-    infos = await asyncio.get_running_loop().getaddrinfo(parsed.host, parsed.port or 443)
-    for *_, sockaddr in infos:
-        address = ipaddress.ip_address(sockaddr[0])
-        if not address.is_global:
-            raise BadRequest(
-                f"The image URL {url} points at a private address ({address}); gempool fetches only public "
-                "addresses unless IMAGE_URL_PRIVATE_ALLOWED is set.",
-                "messages",
-            )
+    if not allow_private:
+        safefetch.check_host(parsed.host)
 
 
 async def _read_limited(response: aiohttp.ClientResponse, url: str) -> bytes:

@@ -9,6 +9,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from gempool.gateway.errors import Dialect, error_response
+from gempool.gateway.native.files import isolation
 from gempool.gateway.native.routes import authorize, query_without_key
 from gempool.gateway.openai.adapters import OpenAIAdapter
 from gempool.gateway.pipeline.proxy import Call, forward
@@ -43,6 +44,8 @@ async def forward_to_google(rt: Runtime, request: Request, path: str) -> Respons
     if not valid_path(path):
         return error_response(Dialect.OPENAI, 404, f"Unknown path {request.url.path}.")
     body = await request.body() if request.method == "POST" else b""
+    if (denied := isolation.refused(rt, live, request, body, Dialect.OPENAI)) is not None:
+        return denied
     model, stream = request_model(body)
     call = Call(
         Dialect.OPENAI,

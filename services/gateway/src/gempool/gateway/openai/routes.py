@@ -14,6 +14,7 @@ from starlette.responses import Response
 
 from gempool.gateway.access.auth import presented_token
 from gempool.gateway.errors import Dialect
+from gempool.gateway.native.files import isolation
 from gempool.gateway.native.routes import authorize
 from gempool.gateway.openai import completions, embeddings, images, models, passthrough, speech
 from gempool.gateway.openai.failures import invalid_body
@@ -53,8 +54,11 @@ async def parse(rt: Runtime, request: Request, model: type[M]) -> tuple[Live, M]
     live = authorize(rt, request, Dialect.OPENAI)
     if isinstance(live, Response):
         return live
+    body = await request.body()
+    if (denied := isolation.refused(rt, live, request, body, Dialect.OPENAI)) is not None:
+        return denied
     try:
-        return live, model.model_validate_json(await request.body())
+        return live, model.model_validate_json(body)
     except ValidationError as exc:
         return invalid_body(exc)
 

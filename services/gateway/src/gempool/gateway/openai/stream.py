@@ -11,6 +11,7 @@ from typing import Any
 
 import orjson
 
+from gempool.common.scrub import scrub
 from gempool.gateway.openai.answers import (
     View,
     candidates,
@@ -178,6 +179,7 @@ class ChunkWriter:
 
     def error(self, message: str) -> bytes:
         self.failed = True
+        message = scrub(message)  # an error event inside a 200 stream was never scrubbed before
         return frame({"error": {"message": message, "type": "api_error", "param": None, "code": None}})
 
     def end(self) -> list[bytes]:

@@ -11,6 +11,7 @@ import aiohttp
 from starlette.responses import Response
 
 from gempool.api.keypool.v1 import keypool_pb2 as kp
+from gempool.common.scrub import scrub_bytes
 from gempool.gateway.pipeline import events
 from gempool.gateway.pipeline.adapter import Adapter
 from gempool.gateway.pipeline.streamend import UPSTREAM_CUT, UPSTREAM_SILENT, StreamCut
@@ -104,6 +105,8 @@ async def _judge(
         finally:
             response.release()
         if response.status != 200:
+            # Google echoes the key in some errors (a suspended key's 403): no exit may see it whole.
+            body = scrub_bytes(body, lease.api_key)
             return Outcome(status=response.status, body=body, content_type=content_type)
         if call.check_empty and not events.body_has_content(body):
             return Outcome(status=200, body=body, content_type=content_type, empty=True)

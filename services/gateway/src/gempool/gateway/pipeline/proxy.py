@@ -17,6 +17,7 @@ from gempool.common.keys import mask
 from gempool.gateway.access.tokens import CALLER, admit
 from gempool.gateway.errors import Dialect, error_response
 from gempool.gateway.logs.ship import TAIL, Trace
+from gempool.gateway.paths import clean, unclean
 from gempool.gateway.pipeline.adapter import PASSTHROUGH, Adapter
 from gempool.gateway.pipeline.attempt import Outcome, attempt
 from gempool.gateway.pipeline.poolclient import PoolUnavailable
@@ -58,6 +59,9 @@ class Call:
 
 
 async def forward(rt: Runtime, live: Live, call: Call) -> Response:
+    if not clean(call.path):  # routes validate their segments; this holds for any route that forgot
+        log.warning("refused an upstream path", extra={"route": call.route, "path": call.path[:200]})
+        return unclean(call.dialect)
     started = time.perf_counter()
     trace = Trace(CALLER.get())  # the caller authorize() found
     response = await admit(rt.limiter, trace.caller, call.dialect, call.model)

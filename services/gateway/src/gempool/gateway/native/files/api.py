@@ -20,6 +20,7 @@ from gempool.common.keys import key_id
 from gempool.gateway.access.auth import presented_token
 from gempool.gateway.errors import Dialect, error_response
 from gempool.gateway.native.files.store import store
+from gempool.gateway.paths import bad_file
 from gempool.gateway.pipeline.proxy import Call, forward
 from gempool.gateway.runtime import Live, Runtime
 
@@ -41,10 +42,10 @@ def owner_of(request: Request) -> str:
     return key_id(presented_token(request)[0])
 
 
-def no_access(file_id: str) -> Response:
+def no_access(file_id: str, dialect: Dialect = Dialect.GEMINI) -> Response:
     """Google's answer for a file that does not exist or belongs to someone else."""
     message = f"You do not have permission to access the File {file_id} or it may not exist."
-    return error_response(Dialect.GEMINI, 403, message)
+    return error_response(dialect, 403, message)
 
 
 def _sign(live: Live, upload_id: str, kid: str, owner: str) -> str:
@@ -154,6 +155,9 @@ class FilesApi:
         if isinstance(live, Response):
             return live
         file_id = request.path_params["file_id"]
+        refused = bad_file(file_id)
+        if refused is not None:
+            return refused
         files = store(self.rt)
         record = files.get(f"files/{file_id}")
         isolated = live.settings.FILES_USER_ISOLATION_ENABLED

@@ -14,10 +14,18 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+import orjson
+
 from gempool.common.live import LiveSettings
 
 LIFETIME = 48 * 3600.0  # what Google keeps a file when the answer does not say
 _FILE_ID = re.compile(rb"files/([a-z0-9][a-z0-9-]*)")
+# A field naming a file to use (Google reads camelCase and snake_case; OpenAI's chat has file_id).
+_FILE_FIELD = re.compile(rb'"(?:fileUri|file_uri|file_id)"\s*:\s*"([^"]*)"')
+# A Gemini Files API reference: ``files/ID`` alone or at the end of the file's URL.
+_FILE_REF = re.compile(rb"(?:^|/)files/([a-z0-9][a-z0-9-]*)$")
+# The only escapes that can spell a character of "files/" (f, i, l, e, s, /).
+_SPELLS_FILES = re.compile(rb"\\u00(?:66|69|6[cC]|65|73|2[fF])|\\/")
 _FRACTION = re.compile(r"(\.\d{6})\d+")
 
 
@@ -86,6 +94,26 @@ class FileStore:
                 return record.key_id
         return ""
 
+    def refused(self, body: bytes, owner: str) -> str | None:
+        """With FILES_USER_ISOLATION_ENABLED: the first file ``body`` names that ``owner`` may not use.
+
+        That is a file another token uploaded, named anywhere, or a file field naming a Files API
+        file gempool holds no record of (it cannot tell whose it is; Google would refuse it too
+        on any key but its holder's). JSON escapes are undone first, so ``\\u0066iles/`` counts.
+        """
+        text = _unescaped(body)
+        if b"files/" not in text:
+            return None
+        for match in _FILE_ID.finditer(text):
+            record = self._records.get("files/" + match.group(1).decode())
+            if record is not None and record.owner != owner:
+                return record.name
+        for field in _FILE_FIELD.finditer(text):
+            ref = _FILE_REF.search(field.group(1))
+            if ref is not None and "files/" + ref.group(1).decode() not in self._records:
+                return "files/" + ref.group(1).decode()
+        return None
+
     def sweep(self, settings: LiveSettings) -> int:
         """Forget expired records, at most once per FILES_CLEANUP_INTERVAL_HOURS."""
         now = self._clock()
@@ -99,6 +127,16 @@ class FileStore:
         for name in expired:
             self.forget(name)
         return len(expired)
+
+
+def _unescaped(body: bytes) -> bytes:
+    """The body as orjson writes it (no ``\\/`` or ``\\u`` escapes); as it was when not JSON."""
+    if _SPELLS_FILES.search(body) is None:  # most bodies: no parse (non-ASCII text escapes are common)
+        return body
+    try:
+        return orjson.dumps(orjson.loads(body))
+    except orjson.JSONDecodeError:
+        return body
 
 
 _stores: "weakref.WeakKeyDictionary[object, FileStore]" = weakref.WeakKeyDictionary()
