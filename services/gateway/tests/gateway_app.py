@@ -19,15 +19,23 @@ TOKEN = "t"
 
 @contextlib.asynccontextmanager
 async def gateway_client(
-    fake_pool: tuple[FakeKeyPool, int], upstream: Running, keys: list[str], **live: Any
+    fake_pool: tuple[FakeKeyPool, int],
+    upstream: Running,
+    keys: list[str],
+    process: Any = None,  # dict of process settings (Any: the **live unpacking callers type-check)
+    **live: Any,
 ) -> AsyncIterator[httpx.AsyncClient]:
-    """A client of the app; the pool leases ``keys`` in order, ``live`` overrides settings."""
+    """A client of the app; the pool leases ``keys`` in order, ``process`` and ``live`` override
+    process and live settings."""
     upstream.fake.calls.clear()
     upstream.fake.rules.keys.clear()
     pool, port = fake_pool
     pool.keys = keys
     settings = GatewaySettings(
-        KEYPOOL_ADDR=f"127.0.0.1:{port}", CONFIG_ADDR="127.0.0.1:1", IMAGEHOST_ADDR="127.0.0.1:1"
+        KEYPOOL_ADDR=f"127.0.0.1:{port}",
+        CONFIG_ADDR="127.0.0.1:1",
+        IMAGEHOST_ADDR="127.0.0.1:1",
+        **(process or {}),
     )
     app = create_app(settings)
     async with app.router.lifespan_context(app):

@@ -10,6 +10,7 @@ from uvicorn.supervisors.multiprocess import Multiprocess
 
 from gempool.common.logs import setup_logging
 from gempool.gateway.app import create_app
+from gempool.gateway.connections import PROTOCOL_PATH, ConnectionLimits, GuardedProtocol
 from gempool.gateway.exposition import prepare_workers_dir
 from gempool.gateway.settings import GatewaySettings
 from gempool.gateway.shutdown import BACKSTOP
@@ -38,18 +39,22 @@ def main() -> None:
         "host": settings.HOST,
         "port": settings.PORT,
         "loop": "uvloop",
-        "http": "httptools",
+        "timeout_keep_alive": settings.HTTP_KEEP_ALIVE_TIMEOUT,
         "access_log": False,
         "log_config": None,
         # The drain ends what runs at the grace (see shutdown); uvicorn's own timeout is a backstop.
         "timeout_graceful_shutdown": math.ceil(settings.GATEWAY_SHUTDOWN_GRACE_SECONDS + BACKSTOP),
     }
     if not workers:
-        uvicorn.run(create_app(settings, handle_signals=True), **options)
+        protocol = GuardedProtocol.with_limits(ConnectionLimits.of(settings))
+        uvicorn.run(create_app(settings, handle_signals=True), http=protocol, **options)
         return
     prepare_workers_dir()  # /metrics adds up every worker's values
     # Several workers each build their own app, so they get the factory's import path.
-    config = uvicorn.Config("gempool.gateway.__main__:app_from_env", factory=True, workers=workers, **options)
+    # The worker processes import the protocol, which reads its limits from the environment.
+    config = uvicorn.Config(
+        "gempool.gateway.__main__:app_from_env", factory=True, workers=workers, http=PROTOCOL_PATH, **options
+    )
     Supervisor(config, sockets=[config.bind_socket()]).run()
 
 

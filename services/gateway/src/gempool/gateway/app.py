@@ -14,7 +14,7 @@ from starlette.responses import JSONResponse, RedirectResponse, Response
 from gempool.api.imagehost.v1 import imagehost_pb2
 from gempool.common.tasks import stop_tasks
 from gempool.common.watch import follow_settings
-from gempool.gateway.access.auth import presented_token
+from gempool.gateway.access.bodylimit import BodyLimits, dialect_of
 from gempool.gateway.admin import api as admin_api
 from gempool.gateway.admin import panel
 from gempool.gateway.errors import Dialect, error_response
@@ -66,22 +66,10 @@ def create_app(
     app.router.routes.extend(vertex.routes(rt))
     app.router.routes.extend(openai_routes.router(rt).routes)
     app.fast_routes = native  # model calls skip FastAPI's layers
+    app.body_limits = BodyLimits(settings.MAX_REQUEST_BYTES, settings.ADMIN_MAX_REQUEST_BYTES)
     app.add_exception_handler(HTTPException, _http_error)
     _add_service_routes(app, rt, registry)
     return app
-
-
-OPENAI_PREFIXES = ("/hf/", "/openai/")
-
-
-def dialect_of(request: Request) -> Dialect:
-    """The dialect a request speaks, judged from its path and how it sent its token."""
-    path = request.url.path
-    if path.startswith(OPENAI_PREFIXES):
-        return Dialect.OPENAI
-    if path.startswith("/v1/") and presented_token(request)[1] == "bearer":
-        return Dialect.OPENAI
-    return Dialect.GEMINI
 
 
 async def _http_error(request: Request, exc: Exception) -> Response:

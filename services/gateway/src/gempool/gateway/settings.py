@@ -29,7 +29,44 @@ class GatewaySettings(ServiceSettings):
     CONFIG_ADDR: str = Field(default="127.0.0.1:50052", description="host:port of the config service.")
     IMAGEHOST_ADDR: str = Field(default="127.0.0.1:50053", description="host:port of the imagehost service.")
     MAX_REQUEST_BYTES: int = Field(
-        default=64 * 1024 * 1024, description="Largest request body accepted from a client."
+        default=64 * 1024 * 1024,
+        ge=1024,
+        description=(
+            "Largest request body accepted from a client (413 beyond it, before routing and auth; "
+            "chunked bodies too). Larger files go up with resumable uploads, in chunks."
+        ),
+    )
+    ADMIN_MAX_REQUEST_BYTES: int = Field(
+        default=16 * 1024 * 1024,
+        ge=1024,
+        le=30 * 1024 * 1024,
+        description=(
+            "Largest request body under /api/admin (an import file). At most 30 MiB: an import "
+            "travels to the config service in one gRPC message (32 MiB)."
+        ),
+    )
+    MAX_HEADER_BYTES: int = Field(
+        default=64 * 1024,
+        ge=1024,
+        description="Largest request head (request line and headers): beyond it 431, connection closed.",
+    )
+    HTTP_HEAD_TIMEOUT: float = Field(
+        default=10.0,
+        gt=0,
+        le=600,
+        description=(
+            "Seconds a client has to send a request's line and headers, from their first byte or from "
+            "connecting; then the connection is closed (slowloris)."
+        ),
+    )
+    HTTP_BODY_TIMEOUT: float = Field(
+        default=120.0,
+        gt=0,
+        le=3600,
+        description="Seconds a client has to send a request's whole body after its headers, then cut off.",
+    )
+    HTTP_KEEP_ALIVE_TIMEOUT: int = Field(
+        default=5, ge=1, le=600, description="Seconds an idle connection stays open after an answer."
     )
     UPSTREAM_MAX_CONNECTIONS: int = Field(
         default=512, description="Upstream connections kept open per outbound proxy."

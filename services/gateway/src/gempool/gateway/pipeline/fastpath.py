@@ -15,6 +15,7 @@ from starlette.requests import ClientDisconnect, Request
 from starlette.routing import Match, Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from gempool.gateway.access.bodylimit import BodyLimit, BodyLimits
 from gempool.gateway.errors import Dialect, error_response
 
 log = logging.getLogger(__name__)
@@ -53,9 +54,13 @@ class NativeFastPath:
 
 
 class GatewayApp(FastAPI):
-    """FastAPI with the native fast path outside its middleware stack."""
+    """FastAPI with the native fast path outside its middleware stack, and the body size limit
+    outside both (before routing and auth)."""
 
     fast_routes: list[Route]
+    body_limits: BodyLimits
 
     def build_middleware_stack(self) -> ASGIApp:
-        return NativeFastPath(super().build_middleware_stack(), getattr(self, "fast_routes", []))
+        inner = NativeFastPath(super().build_middleware_stack(), getattr(self, "fast_routes", []))
+        limits = getattr(self, "body_limits", None)
+        return BodyLimit(inner, limits) if limits is not None else inner

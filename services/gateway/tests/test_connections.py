@@ -1,0 +1,170 @@
+"""Idle, slow and oversized clients against a real uvicorn server (port 0) and raw sockets.
+
+ASGI test clients never open a connection, so only a real server shows when one is closed.
+"""
+
+import asyncio
+import contextlib
+import socket
+import threading
+import time
+from collections.abc import Iterator
+
+import orjson
+import uvicorn
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from gempool.gateway.app import create_app
+from gempool.gateway.connections import ConnectionLimits, GuardedProtocol
+from gempool.gateway.settings import GatewaySettings
+
+LIMITS = ConnectionLimits(head_timeout=0.5, body_timeout=0.8, max_head_bytes=4096)
+KEEP_ALIVE = 1
+
+
+class _Server(uvicorn.Server):
+    def install_signal_handlers(self) -> None:  # the thread leaves signals to the main thread
+        pass
+
+
+@contextlib.contextmanager
+def serving(app: ASGIApp, limits: ConnectionLimits = LIMITS) -> Iterator[int]:
+    config = uvicorn.Config(
+        app,
+        host="127.0.0.1",
+        port=0,
+        lifespan="off",
+        log_level="error",
+        http=GuardedProtocol.with_limits(limits),
+        timeout_keep_alive=KEEP_ALIVE,
+    )
+    server = _Server(config)
+    thread = threading.Thread(target=lambda: asyncio.run(server.serve()), daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 10
+    while not server.started:
+        assert time.monotonic() < deadline and thread.is_alive(), "server did not start"
+        time.sleep(0.01)
+    try:
+        yield server.servers[0].sockets[0].getsockname()[1]
+    finally:
+        server.should_exit = True
+        thread.join(10)
+
+
+async def echo_length(scope: Scope, receive: Receive, send: Send) -> None:
+    """Reads the whole body and answers its length."""
+    assert scope["type"] == "http"
+    size, more = 0, True
+    while more:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            return
+        size += len(message.get("body", b""))
+        more = message.get("more_body", False)
+    await send(
+        {
+            "type": "http.response.start",
+            "status": 200,
+            "headers": [(b"content-length", b"%d" % len(str(size)))],
+        }
+    )
+    await send({"type": "http.response.body", "body": str(size).encode()})
+
+
+@contextlib.contextmanager
+def connect(port: int) -> Iterator[socket.socket]:
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
+        yield sock
+
+
+def closed_after(sock: socket.socket) -> tuple[float, bytes]:
+    """Seconds until the server closes the connection, and what it sent before."""
+    start, received = time.monotonic(), b""
+    while chunk := _recv(sock):
+        received += chunk
+    return time.monotonic() - start, received
+
+
+def _recv(sock: socket.socket) -> bytes:
+    try:
+        return sock.recv(65536)
+    except ConnectionResetError:
+        return b""
+
+
+def read_response(sock: socket.socket) -> tuple[bytes, bytes]:
+    """One answer's head and body (by its content-length)."""
+    received = b""
+    while b"\r\n\r\n" not in received:
+        received += sock.recv(65536)
+    head, _, body = received.partition(b"\r\n\r\n")
+    length = next(
+        int(line.split(b":")[1])
+        for line in head.lower().split(b"\r\n")
+        if line.startswith(b"content-length:")
+    )
+    while len(body) < length:
+        body += sock.recv(65536)
+    return head, body
+
+
+def test_a_connection_that_sends_nothing_is_closed_after_the_head_timeout() -> None:
+    with serving(echo_length) as port, connect(port) as sock:
+        waited, received = closed_after(sock)
+    assert received == b"" and LIMITS.head_timeout - 0.1 < waited < LIMITS.head_timeout + 1.5
+
+
+def test_headers_trickled_slowly_are_cut_off_within_the_head_timeout() -> None:
+    with serving(echo_length) as port, connect(port) as sock:
+        sock.sendall(b"GET / HTTP/1.1\r\nhost: x\r\n")
+        start = time.monotonic()
+        with contextlib.suppress(OSError):
+            for _ in range(20):  # one header every 0.2 s: each byte is in time, the head is not
+                time.sleep(0.2)
+                sock.sendall(b"x-slow: 1\r\n")
+        waited = time.monotonic() - start
+        assert _recv(sock) == b""
+    assert waited < LIMITS.head_timeout + 1.5
+
+
+def test_a_client_that_sends_headers_then_nothing_is_closed_after_the_body_timeout() -> None:
+    with serving(echo_length) as port, connect(port) as sock:
+        sock.sendall(b"POST / HTTP/1.1\r\nhost: x\r\ncontent-length: 100\r\n\r\n0123456789")
+        waited, received = closed_after(sock)
+    assert received == b"" and LIMITS.body_timeout - 0.1 < waited < LIMITS.body_timeout + 1.5
+
+
+def test_a_body_that_arrives_in_time_is_answered_and_the_idle_connection_closed_after_keep_alive() -> None:
+    with serving(echo_length) as port, connect(port) as sock:
+        sock.sendall(b"POST / HTTP/1.1\r\nhost: x\r\ncontent-length: 10\r\n\r\n01234")
+        time.sleep(0.3)
+        sock.sendall(b"56789")
+        waited, received = closed_after(sock)
+    assert received.startswith(b"HTTP/1.1 200") and received.endswith(b"\r\n\r\n10")
+    assert KEEP_ALIVE - 0.1 < waited < KEEP_ALIVE + 1.5
+
+
+def test_an_oversized_head_is_refused_with_431() -> None:
+    with serving(echo_length) as port, connect(port) as sock:
+        sock.sendall(b"GET / HTTP/1.1\r\nhost: x\r\nx-big: " + b"a" * 5000 + b"\r\n\r\n")
+        _, received = closed_after(sock)
+    assert received.startswith(b"HTTP/1.1 431 ")
+    with serving(echo_length) as port, connect(port) as sock:  # just under the limit is served
+        sock.sendall(b"GET / HTTP/1.1\r\nhost: x\r\nx-big: " + b"a" * 3000 + b"\r\n\r\n")
+        assert sock.recv(65536).startswith(b"HTTP/1.1 200")
+
+
+def test_an_announced_body_over_the_limit_is_refused_before_it_is_sent() -> None:
+    """An unauthenticated import announcing 200 MiB gets its 413 without sending a byte of it."""
+    settings = GatewaySettings(
+        CONFIG_ADDR="127.0.0.1:1", KEYPOOL_ADDR="127.0.0.1:1", IMAGEHOST_ADDR="127.0.0.1:1", LOG_SPOOL_DIR=""
+    )
+    with serving(create_app(settings)) as port, connect(port) as sock:
+        sock.sendall(
+            b"POST /api/admin/import HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\n"
+            b"content-length: %d\r\n\r\n" % (200 * 1024 * 1024)
+        )
+        head, body = read_response(sock)
+    assert head.startswith(b"HTTP/1.1 413 ")
+    assert "larger than" in orjson.loads(body)["detail"]
