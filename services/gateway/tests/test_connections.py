@@ -3,53 +3,30 @@
 ASGI test clients never open a connection, so only a real server shows when one is closed.
 """
 
-import asyncio
 import contextlib
 import socket
-import threading
 import time
 from collections.abc import Iterator
 
 import orjson
-import uvicorn
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from gempool.gateway.app import create_app
 from gempool.gateway.connections import ConnectionLimits, GuardedProtocol
 from gempool.gateway.settings import GatewaySettings
 
+from .serving import serving as serve_in_thread
+
 LIMITS = ConnectionLimits(head_timeout=0.5, body_timeout=0.8, max_head_bytes=4096)
 KEEP_ALIVE = 1
 
 
-class _Server(uvicorn.Server):
-    def install_signal_handlers(self) -> None:  # the thread leaves signals to the main thread
-        pass
-
-
 @contextlib.contextmanager
 def serving(app: ASGIApp, limits: ConnectionLimits = LIMITS) -> Iterator[int]:
-    config = uvicorn.Config(
-        app,
-        host="127.0.0.1",
-        port=0,
-        lifespan="off",
-        log_level="error",
-        http=GuardedProtocol.with_limits(limits),
-        timeout_keep_alive=KEEP_ALIVE,
-    )
-    server = _Server(config)
-    thread = threading.Thread(target=lambda: asyncio.run(server.serve()), daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not server.started:
-        assert time.monotonic() < deadline and thread.is_alive(), "server did not start"
-        time.sleep(0.01)
-    try:
-        yield server.servers[0].sockets[0].getsockname()[1]
-    finally:
-        server.should_exit = True
-        thread.join(10)
+    with serve_in_thread(
+        app, http=GuardedProtocol.with_limits(limits), timeout_keep_alive=KEEP_ALIVE
+    ) as port:
+        yield port
 
 
 async def echo_length(scope: Scope, receive: Receive, send: Send) -> None:

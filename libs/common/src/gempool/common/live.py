@@ -142,6 +142,21 @@ class LiveSettings(BaseModel):
         "models",
         "Let image URLs in OpenAI messages point at private, loopback or link-local addresses.",
     )
+    IMAGE_URL_MAX_COUNT: int = _field(
+        10,
+        "models",
+        "Image URLs one OpenAI request may point at (each fetched by the gateway); more: 400.",
+        ge=0,
+        le=100,
+    )
+    IMAGE_URL_MAX_TOTAL_BYTES: int = _field(
+        20 * 1024 * 1024,
+        "models",
+        "Bytes the image URLs of one request may add up to (each image is also at most 20 MiB); "
+        "beyond it the request gets 400 and the fetches stop.",
+        ge=0,
+        le=256 * 1024 * 1024,
+    )
     CREATE_IMAGE_MODEL: str = _field("imagen-3.0-generate-002", "models", "Model for image generation.")
     TTS_MODEL: str = _field("gemini-2.5-flash-preview-tts", "models", "Text-to-speech model.")
     TTS_VOICE_NAME: str = _field("Zephyr", "models", "Text-to-speech voice.")

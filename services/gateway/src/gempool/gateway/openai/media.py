@@ -4,12 +4,14 @@ import asyncio
 import base64
 import logging
 from collections.abc import Iterable
+from dataclasses import dataclass
 
 import aiohttp
 import yarl
 from aiohttp.abc import AbstractResolver
 
 from gempool.api.imagehost.v1 import imagehost_pb2
+from gempool.common.live import LiveSettings
 from gempool.gateway.openai import safefetch
 from gempool.gateway.openai.chat import BadRequest, Blob
 from gempool.gateway.runtime import Runtime
@@ -28,19 +30,55 @@ MAGIC = {
 }
 
 
+@dataclass
+class Budget:
+    """What one request may make the gateway fetch, shared by all its image URLs: without it ten
+    URLs of 20 MiB each held hundreds of MB (raw, base64 and JSON copies) for one small request."""
+
+    limit: int
+    used: int = 0
+
+    def take(self, size: int) -> None:
+        self.used += size
+        if self.used > self.limit:
+            raise BadRequest(
+                f"The images this request points at add up to more than {self.limit} bytes "
+                "(IMAGE_URL_MAX_TOTAL_BYTES).",
+                "messages",
+            )
+
+
+def budget_for(rt: Runtime, count: int) -> Budget:
+    """The request's fetch budget; too many URLs are refused before any is fetched."""
+    settings = rt.live.settings if rt.live is not None else LiveSettings()
+    if count > settings.IMAGE_URL_MAX_COUNT:
+        raise BadRequest(
+            f"The request points at {count} image URLs; at most {settings.IMAGE_URL_MAX_COUNT} "
+            "are fetched (IMAGE_URL_MAX_COUNT). Send the others as data: URLs.",
+            "messages",
+        )
+    return Budget(settings.IMAGE_URL_MAX_TOTAL_BYTES)
+
+
 async def fetch_all(
     rt: Runtime, urls: Iterable[str], resolver: AbstractResolver | None = None
 ) -> dict[str, Blob]:
     """Every URL's image, fetched in one session whose every connection goes to a checked address
-    (see :mod:`safefetch`); ``resolver`` stands in for DNS in tests."""
+    (see :mod:`safefetch`), within the request's budget; ``resolver`` stands in for DNS in tests."""
     urls = list(urls)
     if not urls:
         return {}
+    budget = budget_for(rt, len(urls))
     allow_private = rt.live is not None and rt.live.settings.IMAGE_URL_PRIVATE_ALLOWED
     checked = resolver if allow_private else safefetch.CheckedResolver(resolver)
     try:
         async with safefetch.session(checked) as http:
-            blobs = await asyncio.gather(*(_fetch(http, url, allow_private) for url in urls))
+            tasks = [asyncio.ensure_future(_fetch(http, url, allow_private, budget)) for url in urls]
+            try:
+                blobs = await asyncio.gather(*tasks)
+            finally:
+                for task in tasks:  # one failed: the others stop fetching
+                    task.cancel()
     finally:
         if checked is not None:
             await checked.close()
@@ -52,7 +90,7 @@ async def fetch(rt: Runtime, url: str, resolver: AbstractResolver | None = None)
     return (await fetch_all(rt, [url], resolver))[url]
 
 
-async def _fetch(http: aiohttp.ClientSession, url: str, allow_private: bool) -> Blob:
+async def _fetch(http: aiohttp.ClientSession, url: str, allow_private: bool, budget: Budget) -> Blob:
     timeout = aiohttp.ClientTimeout(total=FETCH_TIMEOUT)
     try:
         for _ in range(MAX_REDIRECTS + 1):
@@ -63,7 +101,7 @@ async def _fetch(http: aiohttp.ClientSession, url: str, allow_private: bool) -> 
                     continue
                 if response.status != 200:
                     raise BadRequest(f"Fetching the image {url} failed: HTTP {response.status}.", "messages")
-                data = await _read_limited(response, url)
+                data = await _read_limited(response, url, budget)
                 mime = response.headers.get("content-type", "").split(";", 1)[0].strip().lower()
                 break
         else:
@@ -92,7 +130,7 @@ def _check_url(url: str, allow_private: bool) -> None:
         safefetch.check_host(parsed.host)
 
 
-async def _read_limited(response: aiohttp.ClientResponse, url: str) -> bytes:
+async def _read_limited(response: aiohttp.ClientResponse, url: str, budget: Budget) -> bytes:
     data = bytearray()
     async for chunk in response.content.iter_chunked(64 * 1024):
         data += chunk
@@ -100,6 +138,7 @@ async def _read_limited(response: aiohttp.ClientResponse, url: str) -> bytes:
             raise BadRequest(
                 f"The image {url} is larger than {FETCH_LIMIT // (1024 * 1024)} MiB.", "messages"
             )
+        budget.take(len(chunk))
     return bytes(data)
 
 
