@@ -16,7 +16,7 @@ from gempool.common.tasks import stop_tasks
 from gempool.common.watch import follow_settings
 from gempool.gateway.access.bodylimit import BodyLimits, dialect_of
 from gempool.gateway.admin import api as admin_api
-from gempool.gateway.admin import panel
+from gempool.gateway.admin import docs, panel
 from gempool.gateway.errors import Dialect, error_response
 from gempool.gateway.exposition import exposition, worker_exited
 from gempool.gateway.metrics import GatewayMetrics
@@ -52,7 +52,7 @@ def create_app(
             await rt.close()
             worker_exited()
 
-    app = GatewayApp(title="gempool", version="0.1.0", lifespan=lifespan, docs_url="/docs", redoc_url=None)
+    app = GatewayApp(title="gempool", version="0.1.0", lifespan=lifespan, docs_url=None, redoc_url=None)
     app.state.rt = rt
     native = gemini.routes(rt)
     # GET /v1/models belongs to both dialects: OpenAI's handler goes first and hands a request that
@@ -62,6 +62,7 @@ def create_app(
     app.router.routes.extend(openai_routes.models_router(rt, {r.path: r.endpoint for r in native}).routes)
     app.include_router(admin_api.router())
     app.include_router(panel.router())
+    app.include_router(docs.router())  # Swagger UI from a package, not a CDN
     app.router.routes.extend(native)
     app.router.routes.extend(vertex.routes(rt))
     app.router.routes.extend(openai_routes.router(rt).routes)
