@@ -14,6 +14,7 @@ from google import genai
 from google.genai import errors, types
 
 from gempool.common.devstack import Stack
+from gempool.common.digests import digest_of
 from gempool.fakegemini.server import Running
 
 from .conftest import StackFactory
@@ -316,7 +317,8 @@ def test_export_then_import_restores_keys_and_tokens(admin: httpx.Client) -> Non
     exported = admin.get("/export")
     assert "attachment" in exported.headers["content-disposition"]
     document = exported.json()
-    assert KEYS[0] in json.dumps(document["keys"]) and document["settings"]["AUTH_TOKEN"] == ADMIN
+    assert KEYS[0] in json.dumps(document["keys"]) and document["settings"]["AUTH_TOKEN"] == digest_of(ADMIN)
+    assert ADMIN not in exported.text and TEAM not in exported.text  # tokens travel as digests
     tokens = {t["name"]: t for t in admin.get("/tokens").json()}
     kid = next(k["key_id"] for k in admin.get("/keys").json()["keys"] if k["masked"] == "ok-a...0001")
     assert admin.delete(f"/tokens/{tokens['team-limited']['id']}").status_code == 204

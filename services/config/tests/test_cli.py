@@ -10,6 +10,7 @@ from contextlib import AbstractAsyncContextManager
 from typing import TYPE_CHECKING
 
 from gempool.api.config.v1 import config_pb2
+from gempool.common.digests import digest_of
 from gempool.common.live import KEY_SETTINGS, LiveSettings
 from gempool.config.settings import ConfigServiceSettings
 
@@ -49,7 +50,9 @@ async def test_reset_admin_token_reaches_a_running_service(
         stream = stub.Watch(config_pb2.WatchRequest())
         first = await asyncio.wait_for(stream.read(), 5)
         assert isinstance(first, config_pb2.WatchResponse), first  # not the end of the stream
-        assert first.snapshot.values["AUTH_TOKEN"] == '"forgotten-token"'
+        assert first.snapshot.values["AUTH_TOKEN"] == json.dumps(
+            digest_of("forgotten-token", note_short=True)
+        )
         code, out, err = await reset_admin_token(settings)
         assert code == 0, err
         token = out.strip()
@@ -57,7 +60,7 @@ async def test_reset_admin_token_reaches_a_running_service(
         # the running service polls the revision row and pushes the new token to its watchers
         pushed = await asyncio.wait_for(stream.read(), 2)
         assert isinstance(pushed, config_pb2.WatchResponse), pushed
-        assert pushed.snapshot.values["AUTH_TOKEN"] == json.dumps(token)
+        assert pushed.snapshot.values["AUTH_TOKEN"] == json.dumps(digest_of(token))  # only its digest
         stream.cancel()
     assert settings.ADMIN_TOKEN_FILE.read_text().strip() == token
     assert stat.S_IMODE(settings.ADMIN_TOKEN_FILE.stat().st_mode) == 0o600

@@ -13,6 +13,7 @@ from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session
 
 from gempool.api.config.v1 import config_pb2
+from gempool.common.digests import digest_of
 from gempool.common.keys import key_id
 from gempool.config.models import Setting
 from gempool.config.seed import read_env
@@ -48,8 +49,8 @@ async def test_first_start_seeds_later_starts_keep_the_database(
     first = {"MAX_RETRIES": "5", "TEST_MODEL": "m-one", "AUTH_TOKEN": "admin-one", "ALLOWED_TOKENS": "c1, c2"}
     seeded = await snapshot_values(start, first)
     assert (seeded["MAX_RETRIES"], seeded["TEST_MODEL"]) == ("5", '"m-one"')
-    assert json.loads(seeded["ALLOWED_TOKENS"]) == ["c1", "c2"]
-    assert seeded["AUTH_TOKEN"] == '"admin-one"'
+    assert json.loads(seeded["ALLOWED_TOKENS"]) == [digest_of("c1"), digest_of("c2")]
+    assert seeded["AUTH_TOKEN"] == json.dumps(digest_of("admin-one", note_short=True))
 
     caplog.clear()
     later = await snapshot_values(
@@ -110,10 +111,10 @@ async def test_admin_token_generated_never_from_client_tokens(
 ) -> None:
     caplog.set_level(logging.INFO)
     values = await snapshot_values(start, {"ALLOWED_TOKENS": '["client-1"]', "AUTH_TOKEN": ""})
-    token = json.loads(values["AUTH_TOKEN"])
-    assert len(token) >= 32 and token != "client-1"
     path = settings.ADMIN_TOKEN_FILE
-    assert path.read_text().strip() == token
+    token = path.read_text().strip()
+    assert len(token) >= 32 and token != "client-1"
+    assert json.loads(values["AUTH_TOKEN"]) == digest_of(token)  # the database keeps only its digest
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
     assert str(path) in all_text(caplog) and token not in all_text(caplog)
 

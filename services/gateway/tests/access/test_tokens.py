@@ -8,7 +8,9 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from gempool.api.config.v1 import config_pb2
+from gempool.common.digests import digest_of
 from gempool.common.live import LiveSettings
+from gempool.gateway.access.auth import TokenSet
 from gempool.gateway.access.ratelimit import MemoryLimiter
 from gempool.gateway.access.tokens import CALLER, Callers, admit
 from gempool.gateway.errors import Dialect
@@ -36,9 +38,23 @@ def test_records_win_over_the_allowed_list() -> None:
     assert callers.find("shared-secret").enabled is False  # type: ignore[union-attr]
     assert callers.find("secret-b").limit_key == "token:2"  # type: ignore[union-attr]
     listed = callers.find("listed-only-secret")
-    assert listed is not None and listed.name == "allowed:list...cret" and listed.rpm == 0
+    named = (
+        "allowed:" + hashlib.sha256(b"listed-only-secret").hexdigest()[:8]
+    )  # the digest's, never the token's
+    assert listed is not None and listed.name == named and listed.rpm == 0
     assert callers.find("admin-secret").name == "admin"  # type: ignore[union-attr]
     assert callers.find("secret-") is None and callers.find("") is None
+
+
+def test_tokens_are_recognised_from_the_digests_the_settings_hold() -> None:
+    settings = LiveSettings(ALLOWED_TOKENS=["team-listed-token"], AUTH_TOKEN="the-admin-token-0123")
+    assert settings.ALLOWED_TOKENS == [digest_of("team-listed-token")]
+    assert settings.AUTH_TOKEN == digest_of("the-admin-token-0123")
+    callers = Callers([], settings.ALLOWED_TOKENS, settings.AUTH_TOKEN)
+    assert callers.find("team-listed-token") is not None and callers.find("the-admin-token-0123") is not None
+    assert callers.find(settings.AUTH_TOKEN) is None  # the digest itself is no token
+    assert TokenSet([settings.AUTH_TOKEN]).check("the-admin-token-0123")
+    assert not TokenSet([settings.AUTH_TOKEN]).check(settings.AUTH_TOKEN)
 
 
 def test_model_patterns() -> None:

@@ -7,6 +7,7 @@ who could not tell). Pure: one function over the live settings.
 
 from dataclasses import dataclass
 
+from gempool.common.digests import SHORT_TOKEN, is_short
 from gempool.common.live import LiveSettings
 
 UPLOAD_CREDENTIALS = {
@@ -18,7 +19,7 @@ UPLOAD_CREDENTIALS = {
 }
 # Below this, a thinking model's first byte may come after the attempt's deadline.
 THINKING_TIME_OUT = 120.0
-SHORT_ADMIN_TOKEN = 16
+SHORT_ADMIN_TOKEN = SHORT_TOKEN
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,7 +57,7 @@ def advise(live: LiveSettings) -> list[Advice]:
                 "or turn on FAKE_STREAM_ENABLED so streams get keep-alives while the model thinks.",
             )
         )
-    if 0 < len(live.AUTH_TOKEN) < SHORT_ADMIN_TOKEN:
+    if is_short(live.AUTH_TOKEN):  # only the digest is kept; it says whether the token was short
         out.append(
             Advice(
                 "AUTH_TOKEN",

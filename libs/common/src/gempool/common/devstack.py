@@ -157,7 +157,7 @@ class Stack:
 
 def _admin_token_source(env: Mapping[str, str]) -> str:
     if env.get("AUTH_TOKEN"):
-        return "AUTH_TOKEN from the environment / .env (stored in the database on the first start)"
+        return "AUTH_TOKEN from the environment / .env (its digest stored in the database on the first start)"
     path = Path(env.get("ADMIN_TOKEN_FILE", "./data/admin_token"))
     if path.exists():
         reset = "`python -m gempool.config reset-admin-token` makes a new one"

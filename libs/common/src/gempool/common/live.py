@@ -14,6 +14,8 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, field_validator
 
+from gempool.common.digests import stored_form
+
 log = logging.getLogger(__name__)
 
 GEMINI_BASE_URL = "https://generativelanguage.googleapis.com/v1beta"
@@ -66,9 +68,17 @@ class LiveSettings(BaseModel):
 
     # --- access
     ALLOWED_TOKENS: StrList = _field(
-        [], "access", "Client tokens allowed to call the API.", extra={"secret": True}
+        [],
+        "access",
+        "Client tokens allowed to call the API (stored as SHA-256 digests).",
+        extra={"secret": True},
     )
-    AUTH_TOKEN: str = _field("", "access", "Admin token for the panel and admin API.", extra={"secret": True})
+    AUTH_TOKEN: str = _field(
+        "",
+        "access",
+        "Admin token for the panel and admin API (stored as a SHA-256 digest).",
+        extra={"secret": True},
+    )
     ADMIN_SESSION_EXPIRE: int = _field(
         3600, "access", "Seconds an admin session (after login) lasts.", ge=60, le=30 * 86400
     )
@@ -91,8 +101,15 @@ class LiveSettings(BaseModel):
     BASE_URL: str = _field(GEMINI_BASE_URL, "upstream", "Gemini API root; a trailing /v1beta or /v1 is fine.")
     TIME_OUT: float = _field(300.0, "upstream", "Seconds one upstream attempt may take.", gt=0, le=3600)
     MAX_RETRIES: int = _field(3, "upstream", "Further keys tried after a failed attempt.", ge=0, le=20)
-    CUSTOM_HEADERS: JsonMap = _field({}, "upstream", "Extra headers sent upstream, as a JSON object.")
-    PROXIES: StrList = _field([], "upstream", "Outbound proxies (http://, socks5://).")
+    CUSTOM_HEADERS: JsonMap = _field(
+        {}, "upstream", "Extra headers sent upstream, as a JSON object.", extra={"secret": True}
+    )
+    PROXIES: StrList = _field(
+        [],
+        "upstream",
+        "Outbound proxies (http://, socks5://, user:password@ allowed).",
+        extra={"secret": True},
+    )
     PROXIES_USE_CONSISTENCY_HASH_BY_API_KEY: bool = _field(
         True, "upstream", "Each key always leaves through the same proxy."
     )
@@ -293,6 +310,17 @@ class LiveSettings(BaseModel):
         if not url.startswith(("http://", "https://")):
             raise ValueError("must start with http:// or https://")
         return url
+
+    @field_validator("AUTH_TOKEN")
+    @classmethod
+    def _admin_digest(cls, value: str) -> str:
+        """Only a digest is kept (see gempool.common.digests); it notes a short token for the advice."""
+        return stored_form(value.strip(), note_short=True)
+
+    @field_validator("ALLOWED_TOKENS")
+    @classmethod
+    def _client_digests(cls, value: list[str]) -> list[str]:
+        return [stored_form(token) for token in value]
 
     @field_validator("PROXIES")
     @classmethod

@@ -10,8 +10,9 @@ from pathlib import Path
 from dotenv import dotenv_values
 from sqlalchemy.orm import Session
 
-from gempool.common.keys import key_id
-from gempool.common.live import KEY_SETTINGS, LiveSettings, SettingError, parse_key_list, validate
+from gempool.common.digests import digest_of, shown
+from gempool.common.keys import key_id, mask
+from gempool.common.live import KEY_SETTINGS, LiveSettings, SettingError, parse_key_list, split_list, validate
 from gempool.config import keystore, tokenstore
 from gempool.config.revisions import DEFAULTS, bump, current_settings, stored_values, write_setting
 from gempool.config.settingsinfo import env_differences
@@ -63,7 +64,7 @@ def seed(session: Session, env: Mapping[str, str]) -> str | None:
     else:
         report_env_differences(session, stored, env)
     seed_settings(session, env, missing=set(DEFAULTS) - set(stored))
-    seed_tokens(session)
+    seed_tokens(session, env)
     return ensure_admin_token(session)
 
 
@@ -111,10 +112,18 @@ def report_env_differences(session: Session, stored: Mapping[str, str], env: Map
         log.info("env keys missing from the database were ignored", extra={"count": len(unknown)})
 
 
-def seed_tokens(session: Session) -> None:
-    """Token records for the ALLOWED_TOKENS stored, while there are no token records at all."""
+def seed_tokens(session: Session, env: Mapping[str, str]) -> None:
+    """Token records for the ALLOWED_TOKENS stored, while there are no token records at all.
+
+    The settings hold digests; the environment's plaintext, where it is at hand, gives each record
+    its hint (as a created token's)."""
     listed = current_settings(session).ALLOWED_TOKENS
-    if added := tokenstore.seed_from(session, listed):
+    try:
+        plain = split_list(env.get("ALLOWED_TOKENS", ""))
+    except ValueError:
+        plain = []
+    hints = {digest_of(t): mask(t) for t in plain if isinstance(t, str) and t}
+    if added := tokenstore.seed_from(session, [(d, hints.get(d) or shown(d)) for d in listed]):
         bump(session, tokens=True)
         log.info("seeded token records from ALLOWED_TOKENS", extra={"tokens": added})
 
@@ -123,8 +132,8 @@ def ensure_admin_token(session: Session) -> str | None:
     """Generate AUTH_TOKEN when it is empty (client tokens are never promoted to admin)."""
     if json.loads(stored_values(session).get("AUTH_TOKEN", '""')):
         return None
-    token = new_admin_token()
-    write_setting(session, "AUTH_TOKEN", json.dumps(token), source="generated", actor=SEED_ACTOR)
+    token = new_admin_token()  # shown once (file, log line); only its digest is stored
+    write_setting(session, "AUTH_TOKEN", json.dumps(digest_of(token)), source="generated", actor=SEED_ACTOR)
     bump(session, settings=True)
     return token
 

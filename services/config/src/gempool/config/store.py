@@ -10,6 +10,7 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from gempool.api.config.v1 import config_pb2
+from gempool.common.digests import digest_bytes, stored_form
 from gempool.config import keystore, logstore, sessions, settingsinfo, tokenstore, transfer
 from gempool.config.changes import Errors, apply_changes, decode_values
 from gempool.config.db import migrate, startup_transaction
@@ -108,7 +109,8 @@ class Store:
 
     def set_admin_token(self, token: str, actor: str) -> None:
         with self._transaction() as session:
-            write_setting(session, "AUTH_TOKEN", json.dumps(token), source="cli", actor=actor)
+            stored = json.dumps(stored_form(token, note_short=True))  # only its digest is kept
+            write_setting(session, "AUTH_TOKEN", stored, source="cli", actor=actor)
             bump(session, settings=True)
             sessions.remove_all(session)
 
@@ -169,7 +171,7 @@ class Store:
                 return False
             bump(session, tokens=True)
             listed = current_settings(session).ALLOWED_TOKENS
-            kept = [t for t in listed if tokenstore.digest(t) != digest]
+            kept = [t for t in listed if digest_bytes(t).hex() != digest]
             if kept != listed:
                 apply_changes(session, {"ALLOWED_TOKENS": kept}, actor, "admin")
         return True

@@ -10,6 +10,7 @@ from sqlalchemy import delete, func, select, update
 from sqlalchemy.orm import Session
 
 from gempool.api.config.v1 import config_pb2
+from gempool.common.digests import digest_bytes
 from gempool.common.keys import mask
 from gempool.config.models import ClientTokenRow, utcnow
 
@@ -142,20 +143,22 @@ def remove(session: Session, token_id: int) -> str | None:
     return session.scalar(query)
 
 
-def seed_from(session: Session, secrets_listed: Sequence[str]) -> int:
-    """Records for ALLOWED_TOKENS when no token record exists yet (first start, or a 0001 database)."""
+def seed_from(session: Session, listed: Sequence[tuple[str, str]]) -> int:
+    """Records for ALLOWED_TOKENS, ``(stored digest, hint)`` each, when no token record exists yet
+    (first start, or a 0001 database)."""
     if session.scalar(select(func.count()).select_from(ClientTokenRow)):
         return 0
     seen: set[str] = set()
-    for secret in secrets_listed:
-        if not secret or digest(secret) in seen:
+    for stored, hint in listed:
+        hexdigest = digest_bytes(stored).hex() if stored else ""
+        if not hexdigest or hexdigest in seen:
             continue
-        seen.add(digest(secret))
+        seen.add(hexdigest)
         session.add(
             ClientTokenRow(
                 name=SEED_NAME.format(n=len(seen)),
-                digest=digest(secret),
-                hint=mask(secret),
+                digest=hexdigest,
+                hint=hint,
                 enabled=True,
                 allowed_models="[]",
                 rpm_limit=0,

@@ -6,24 +6,26 @@ from collections.abc import Iterable
 
 from starlette.requests import Request
 
+from gempool.common.digests import digest_bytes
+
 
 def _digest(token: str) -> bytes:
     return hashlib.sha256(token.encode()).digest()
 
 
 class TokenSet:
-    """Allowed tokens held as SHA-256 digests: lookups reveal nothing through timing."""
+    """Allowed tokens held as SHA-256 digests (as the settings store them, or plaintext, which is
+    hashed here): lookups reveal nothing through timing."""
 
     def __init__(self, tokens: Iterable[str]) -> None:
-        self._digests = {_digest(t): t for t in tokens if t}
+        self._digests = {digest_bytes(t) for t in tokens if t}
 
     def __len__(self) -> int:
         return len(self._digests)
 
     def check(self, candidate: str) -> bool:
         digest = _digest(candidate)
-        known = self._digests.get(digest)
-        return known is not None and hmac.compare_digest(_digest(known), digest)
+        return any(hmac.compare_digest(known, digest) for known in self._digests)
 
 
 def presented_token(request: Request) -> tuple[str, str]:

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from starlette.responses import Response
 
 from gempool.api.config.v1 import config_pb2
-from gempool.common.keys import mask
+from gempool.common.digests import digest_bytes
 from gempool.gateway.access.ratelimit import RateLimiter
 from gempool.gateway.errors import Dialect, error_response
 
@@ -42,17 +42,21 @@ def digest(secret: str) -> bytes:
 
 
 class Callers:
-    """Every accepted token by its SHA-256; a record wins over the same secret in ALLOWED_TOKENS."""
+    """Every accepted token by its SHA-256; a record wins over the same secret in ALLOWED_TOKENS.
+
+    ALLOWED_TOKENS and the admin token come as the digests the settings store (plaintext is
+    hashed too), so an ALLOWED_TOKENS caller is named by its digest's first characters."""
 
     def __init__(
         self, records: Iterable[config_pb2.ClientToken], allowed: Iterable[str] = (), admin: str = ""
     ) -> None:
         self._by_digest: dict[bytes, Caller] = {}
-        for secret in allowed:
-            if secret:
-                self._by_digest[digest(secret)] = Caller(f"allowed:{mask(secret)}", f"allowed:{mask(secret)}")
+        for listed in allowed:  # digests, as the settings hold them
+            if listed:
+                name = f"allowed:{digest_bytes(listed).hex()[:8]}"
+                self._by_digest[digest_bytes(listed)] = Caller(name, name)
         if admin:
-            self._by_digest[digest(admin)] = Caller("admin", "admin")
+            self._by_digest[digest_bytes(admin)] = Caller("admin", "admin")
         for record in records:
             caller = Caller(
                 record.name,

@@ -12,6 +12,8 @@ from fastapi import Depends, HTTPException, Request, Response
 from google.protobuf.message import Message
 
 from gempool.api.config.v1 import config_pb2
+from gempool.common.digests import is_digest
+from gempool.common.digests import shown as shown_digest
 from gempool.common.keys import mask
 from gempool.gateway.runtime import Live, Runtime
 
@@ -141,8 +143,10 @@ def no_store(response: Response) -> None:
 
 
 def masked(value: Any) -> Any:
-    """A secret setting's value as the panel may show it."""
+    """A secret setting's value as the panel may show it (a token digest: its first characters)."""
     if isinstance(value, str):
+        if is_digest(value):
+            return shown_digest(value)
         return mask(value) if value else ""
     if isinstance(value, list):
         return [masked(v) for v in value]

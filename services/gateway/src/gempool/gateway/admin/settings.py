@@ -78,14 +78,33 @@ class Rollback(BaseModel):
     change_id: int = Field(description="The history entry whose value is stored again.")
 
 
+def masked_proxy(url: str) -> str:
+    """``http://user:pass@host:port`` -> ``http://***@host:port``: the host tells proxies apart."""
+    scheme, sep, rest = url.partition("://")
+    authority, slash, path = rest.partition("/")
+    _, at, host = authority.rpartition("@")
+    return f"{scheme}{sep}***@{host}{slash}{path}" if at else url
+
+
+def masked_setting(name: str, value: Any) -> Any:
+    """A secret setting as the admin API shows it (also in history): tokens as the first characters
+    of their digests, proxies without their credentials, custom headers without their values."""
+    if name == "PROXIES" and isinstance(value, list):
+        return [masked_proxy(p) if isinstance(p, str) else p for p in value]
+    return masked(value)
+
+
 def unmasked(name: str, value: Any, current: Any) -> Any:
-    """A secret list as the panel sends it back: entries still masked become the stored ones again
-    (a mask two stored entries share is refused: the whole token must be sent)."""
+    """A secret as the panel sends it back: entries still masked become the stored ones again (a
+    mask two stored entries share is refused: the whole value must be sent)."""
+    if isinstance(value, dict) and isinstance(current, dict):
+        return {k: current[k] if k in current and v == masked(current[k]) else v for k, v in value.items()}
     if not (isinstance(value, list) and isinstance(current, list)):
         return value
-    stored: dict[str, str | None] = {}
+    stored: dict[Any, Any] = {}
     for item in current:
-        stored[masked(item)] = None if stored.get(masked(item), item) != item else item
+        shown = masked_setting(name, [item])[0]
+        stored[shown] = None if stored.get(shown, item) != item else item
     out = []
     for item in value:
         if isinstance(item, str) and item in stored:
@@ -99,7 +118,7 @@ def unmasked(name: str, value: Any, current: Any) -> Any:
 
 def shown(name: str, wire: str) -> Any:
     value = json.loads(wire)
-    return masked(value) if name in SECRETS else value
+    return masked_setting(name, value) if name in SECRETS else value
 
 
 def to_out(info: config_pb2.SettingInfo) -> SettingOut:
@@ -146,7 +165,7 @@ async def update(body: SettingsPatch, rt: Rt, admin: AdminUser) -> Revision:
     values = {
         name: json.dumps(unmasked(name, value, current.get(name)) if name in SECRETS else value)
         for name, value in body.values.items()
-        if not (name in SECRETS and value == masked(current.get(name)))
+        if not (name in SECRETS and value == masked_setting(name, current.get(name)))
     }
     request = config_pb2.UpdateSettingsRequest(values=values, actor=admin.actor)
     reply = await rpc(rt.config.UpdateSettings(request, timeout=10))
