@@ -106,3 +106,19 @@ async def test_the_admin_api_has_its_own_limit(fake_pool: tuple[FakeKeyPool, int
         admin = await gw.post("/api/admin/login", content=b"x" * size)
         model = await gw.post(NATIVE, params={"key": TOKEN}, content=Body(size).data)
     assert admin.status_code == 413 and model.status_code == 200
+
+
+async def test_an_unauthenticated_import_within_the_limit_is_refused_before_its_body_is_read(
+    fake_pool: tuple[FakeKeyPool, int], upstream: Running
+) -> None:
+    body = Body(ADMIN_LIMIT)
+    sized = {"content-length": str(len(body.data)), "content-type": "application/json"}
+    async with gateway_client(fake_pool, upstream, ["ok-1"], process=LIMITS) as gw:
+        refused = await gw.post("/api/admin/import", headers=sized, content=body.chunks())
+        forged = await gw.post(
+            "/api/admin/import",
+            headers={**sized, "authorization": "Bearer wrong"},
+            content=Body(ADMIN_LIMIT).data,
+        )
+    assert refused.status_code == 401 and body.pulled == 0
+    assert forged.status_code == 401

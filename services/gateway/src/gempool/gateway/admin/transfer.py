@@ -4,10 +4,8 @@ The export holds whole upstream keys and the admin token: treat it as a secret f
 as SHA-256 digests, so teams keep their secrets after an import.
 """
 
-from typing import Any
-
 import orjson
-from fastapi import APIRouter, Body
+from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import Response
 
 from gempool.api.config.v1 import config_pb2
@@ -26,12 +24,26 @@ async def export(rt: Rt) -> Response:
     return Response(reply.document, media_type="application/json", headers=headers)
 
 
-@router.post("/import", summary="Merge an export in: settings validated, keys and tokens added or updated")
-async def import_(rt: Rt, admin: AdminUser, document: dict[str, Any] = Body(...)) -> dict[str, int]:  # noqa: B008
+IMPORT_BODY = {"required": True, "content": {"application/json": {"schema": {"type": "object"}}}}
+
+
+@router.post(
+    "/import",
+    summary="Merge an export in: settings validated, keys and tokens added or updated",
+    openapi_extra={"requestBody": IMPORT_BODY},
+)
+async def import_(request: Request, rt: Rt, admin: AdminUser) -> dict[str, int]:
     """All or nothing: a 422 names what is wrong and nothing is stored. An imported AUTH_TOKEN
-    replaces the current one and ends every admin session."""
-    request = config_pb2.ImportDataRequest(document=orjson.dumps(document), actor=admin.actor)
-    reply = await rpc(rt.config.ImportData(request, timeout=300))
+    replaces the current one and ends every admin session. The body is read only once the caller
+    is known to be the admin (a body parameter would be read and parsed before the check)."""
+    try:
+        document = orjson.loads(await request.body())
+    except orjson.JSONDecodeError:
+        document = None
+    if not isinstance(document, dict):
+        raise HTTPException(422, "The body must be a JSON object: a file from GET /api/admin/export.")
+    call = config_pb2.ImportDataRequest(document=orjson.dumps(document), actor=admin.actor)
+    reply = await rpc(rt.config.ImportData(call, timeout=300))
     if reply.errors:
         raise field_errors(reply.errors)
     return {
