@@ -7,12 +7,17 @@ import contextlib
 import socket
 import time
 from collections.abc import Iterator
+from typing import Any
 
 import orjson
+import pytest
+import uvicorn
 from starlette.types import ASGIApp, Receive, Scope, Send
+from uvicorn.importer import import_from_string
 
+from gempool.gateway import __main__ as gateway_main
 from gempool.gateway.app import create_app
-from gempool.gateway.connections import ConnectionLimits, GuardedProtocol
+from gempool.gateway.connections import PROTOCOL_PATH, ConnectionLimits, GuardedProtocol
 from gempool.gateway.settings import GatewaySettings
 
 from .serving import serving as serve_in_thread
@@ -145,3 +150,27 @@ def test_an_announced_body_over_the_limit_is_refused_before_it_is_sent() -> None
         head, body = read_response(sock)
     assert head.startswith(b"HTTP/1.1 413 ")
     assert "larger than" in orjson.loads(body)["detail"]
+
+
+def test_the_server_is_started_with_the_settings_deadlines(monkeypatch: pytest.MonkeyPatch) -> None:
+    """``python -m gempool.gateway`` hands uvicorn the guarded protocol and the keep-alive setting."""
+    started: list[dict[str, Any]] = []
+    monkeypatch.setattr(uvicorn, "run", lambda app, **kw: started.append(kw))
+    monkeypatch.setattr(gateway_main, "create_app", lambda settings: None)
+    monkeypatch.setattr(gateway_main, "setup_logging", lambda *args: None)
+    for name, value in {
+        "HTTP_HEAD_TIMEOUT": "3",
+        "HTTP_BODY_TIMEOUT": "7",
+        "MAX_HEADER_BYTES": "2048",
+    }.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.setenv("HTTP_KEEP_ALIVE_TIMEOUT", "9")
+    gateway_main.main()
+    monkeypatch.setenv("GATEWAY_WORKERS", "2")
+    monkeypatch.setenv("REDIS_URL", "redis://127.0.0.1:6379/0")
+    gateway_main.main()
+    one, many = started
+    protocol = one["http"]
+    assert issubclass(protocol, GuardedProtocol) and protocol.limits == ConnectionLimits(3.0, 7.0, 2048)
+    assert one["timeout_keep_alive"] == 9 and many["timeout_keep_alive"] == 9
+    assert many["http"] == PROTOCOL_PATH and import_from_string(PROTOCOL_PATH) is GuardedProtocol
