@@ -153,18 +153,27 @@ def test_an_announced_body_over_the_limit_is_refused_before_it_is_sent() -> None
 
 
 def test_the_server_is_started_with_the_settings_deadlines(monkeypatch: pytest.MonkeyPatch) -> None:
-    """``python -m gempool.gateway`` hands uvicorn the guarded protocol and the keep-alive setting."""
+    """``python -m gempool.gateway`` hands uvicorn the guarded protocol and the keep-alive setting,
+    with one process and with several workers (which import the protocol by its path)."""
     started: list[dict[str, Any]] = []
+
+    class Supervisor:
+        def __init__(self, config: uvicorn.Config, sockets: list[socket.socket]) -> None:
+            started.append({"http": config.http, "timeout_keep_alive": config.timeout_keep_alive})
+            for sock in sockets:
+                sock.close()
+
+        def run(self) -> None:
+            pass
+
     monkeypatch.setattr(uvicorn, "run", lambda app, **kw: started.append(kw))
-    monkeypatch.setattr(gateway_main, "create_app", lambda settings: None)
+    monkeypatch.setattr(gateway_main, "Supervisor", Supervisor)
+    monkeypatch.setattr(gateway_main, "create_app", lambda *args, **kwargs: None)
     monkeypatch.setattr(gateway_main, "setup_logging", lambda *args: None)
-    for name, value in {
-        "HTTP_HEAD_TIMEOUT": "3",
-        "HTTP_BODY_TIMEOUT": "7",
-        "MAX_HEADER_BYTES": "2048",
-    }.items():
+    monkeypatch.setattr(gateway_main, "prepare_workers_dir", lambda: None)
+    limits = {"HTTP_HEAD_TIMEOUT": "3", "HTTP_BODY_TIMEOUT": "7", "MAX_HEADER_BYTES": "2048"}
+    for name, value in {**limits, "HTTP_KEEP_ALIVE_TIMEOUT": "9", "HOST": "127.0.0.1", "PORT": "0"}.items():
         monkeypatch.setenv(name, value)
-    monkeypatch.setenv("HTTP_KEEP_ALIVE_TIMEOUT", "9")
     gateway_main.main()
     monkeypatch.setenv("GATEWAY_WORKERS", "2")
     monkeypatch.setenv("REDIS_URL", "redis://127.0.0.1:6379/0")

@@ -17,7 +17,7 @@ from gempool.common.watch import follow_settings
 from gempool.gateway.access.bodylimit import BodyLimits, dialect_of
 from gempool.gateway.admin import api as admin_api
 from gempool.gateway.admin import docs, panel
-from gempool.gateway.errors import Dialect, error_response
+from gempool.gateway.errors import error_response
 from gempool.gateway.exposition import exposition, worker_exited
 from gempool.gateway.metrics import GatewayMetrics
 from gempool.gateway.native import routes as gemini
