@@ -90,7 +90,9 @@ async def fetch(rt: Runtime, url: str, resolver: AbstractResolver | None = None)
     return (await fetch_all(rt, [url], resolver))[url]
 
 
-async def _fetch(http: aiohttp.ClientSession, url: str, allow_private: bool, budget: Budget) -> Blob:
+async def _fetch(
+    http: aiohttp.ClientSession, url: str, allow_private: bool, budget: Budget | None = None
+) -> Blob:
     timeout = aiohttp.ClientTimeout(total=FETCH_TIMEOUT)
     try:
         for _ in range(MAX_REDIRECTS + 1):
@@ -101,7 +103,7 @@ async def _fetch(http: aiohttp.ClientSession, url: str, allow_private: bool, bud
                     continue
                 if response.status != 200:
                     raise BadRequest(f"Fetching the image {url} failed: HTTP {response.status}.", "messages")
-                data = await _read_limited(response, url, budget)
+                data = await _read_limited(response, url, budget or Budget(FETCH_LIMIT))
                 mime = response.headers.get("content-type", "").split(";", 1)[0].strip().lower()
                 break
         else:
