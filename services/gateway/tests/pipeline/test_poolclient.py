@@ -113,3 +113,40 @@ async def test_requests_queued_behind_a_writer_that_gives_up_still_go_out(
     answers = await asyncio.gather(*queued)
     assert [a.lease.key_id.rsplit("-", 1)[0] for a in answers] == [f"q{i}" for i in range(20)]
     assert writer.cancelled()
+
+
+class DyingReplica(keypool_pb2_grpc.KeyPoolServiceServicer):
+    """Its Session stream is lost and the first unary Lease still reaches the dead replica (as
+    round_robin does for a moment after a replica dies); the next reaches a live one."""
+
+    def __init__(self) -> None:
+        self.leases = 0
+
+    async def Session(
+        self, request_iterator: AsyncIterator[kp.SessionRequest], context: grpc.aio.ServicerContext[Any, Any]
+    ) -> AsyncIterator[kp.SessionResponse]:
+        await context.abort(grpc.StatusCode.UNAVAILABLE, "connection reset")
+        yield kp.SessionResponse()  # never reached: makes this an async generator
+
+    async def Lease(
+        self, request: kp.LeaseRequest, context: grpc.aio.ServicerContext[Any, Any]
+    ) -> kp.LeaseResponse:
+        self.leases += 1
+        if self.leases == 1:
+            await context.abort(grpc.StatusCode.UNAVAILABLE, "connection reset")
+        return kp.LeaseResponse(lease=kp.Lease(key_id="k", api_key="ok-1"))
+
+
+async def test_a_lease_lost_with_a_dying_replica_is_asked_again() -> None:
+    pool = DyingReplica()  # type: ignore[abstract]  # Session and Lease; the rest answer UNIMPLEMENTED
+    server, port = await serve(pool)
+    try:
+        async with grpc.aio.insecure_channel(f"127.0.0.1:{port}") as channel:
+            client = PoolClient(keypool_pb2_grpc.KeyPoolServiceStub(channel), streams=1)
+            try:
+                answer = await client.lease(kp.LeaseRequest(model="m"), timeout=5)
+            finally:
+                await client.close()
+    finally:
+        await server.stop(None)
+    assert answer.lease.api_key == "ok-1" and pool.leases == 2

@@ -10,6 +10,7 @@ opened again on the next request.
 import asyncio
 import itertools
 import logging
+import time
 from typing import TypeVar, cast
 
 import grpc
@@ -34,6 +35,9 @@ class _SessionLost(Exception):
 
 # At most this many requests in one message.
 MAX_BATCH = 64
+# A unary call is tried this often on UNAVAILABLE, this many seconds apart.
+UNARY_TRIES = 3
+UNARY_PAUSE = 0.05
 
 
 class _Stream:
@@ -164,10 +168,19 @@ class PoolClient:
     async def _unary(
         method: grpc.aio.UnaryUnaryMultiCallable[_Request, _Response], request: _Request, timeout: float
     ) -> _Response:
-        try:
-            return await method(request, timeout=timeout)
-        except grpc.aio.AioRpcError as exc:
-            raise PoolUnavailable(exc.code().name) from exc
+        """Asked again on UNAVAILABLE: round_robin learns that a replica died a moment after its
+        stream did, so the first call may still go to the dead one (a 503 while another replica
+        serves, seen in tests/test_fault_services.py). With no replica left it fails fast."""
+        deadline = time.monotonic() + timeout
+        for tries_left in range(UNARY_TRIES - 1, -1, -1):
+            try:
+                return await method(request, timeout=max(0.1, deadline - time.monotonic()))
+            except grpc.aio.AioRpcError as exc:
+                again = exc.code() == grpc.StatusCode.UNAVAILABLE and tries_left
+                if not again or time.monotonic() + UNARY_PAUSE >= deadline:
+                    raise PoolUnavailable(exc.code().name) from exc
+            await asyncio.sleep(UNARY_PAUSE)
+        raise AssertionError("unreachable")
 
     async def close(self) -> None:
         for stream in self._streams:
