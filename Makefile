@@ -15,6 +15,14 @@ setup:
 		 { apt-get -o DPkg::Lock::Timeout=300 update -q >/dev/null && \
 		   apt-get -o DPkg::Lock::Timeout=300 install -y -q --no-install-recommends prometheus >/dev/null; }); } || \
 		echo "promtool is missing: install Debian's prometheus package (the rules tests need it)"
+	@# The admin panel's browser tests drive Debian's chromium (Playwright never downloads a browser);
+	@# a CJK font keeps the Chinese panel's screenshots readable.
+	@{ command -v chromium >/dev/null 2>&1 && [ -e /usr/share/fonts/truetype/wqy/wqy-microhei.ttc ]; } || \
+		{ [ "$$(id -u)" = 0 ] && \
+		(apt-get -o DPkg::Lock::Timeout=300 install -y -q --no-install-recommends chromium fonts-wqy-microhei >/dev/null 2>&1 || \
+		 { apt-get -o DPkg::Lock::Timeout=300 update -q >/dev/null && \
+		   apt-get -o DPkg::Lock::Timeout=300 install -y -q --no-install-recommends chromium fonts-wqy-microhei >/dev/null; }); } || \
+		echo "chromium is missing: install Debian's chromium package (the admin panel's browser tests need it)"
 
 run: setup  ## start the whole stack locally (SQLite under ./data, in-memory key store)
 	@$(UV) run --frozen python -m gempool.common.devstack

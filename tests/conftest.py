@@ -10,10 +10,13 @@ import grpc
 import psycopg
 import pytest
 import redis
+from playwright.sync_api import Browser
 
 from gempool.api.keypool.v1 import keypool_pb2, keypool_pb2_grpc
 from gempool.common.devstack import Ports, Stack
 from gempool.fakegemini.server import Running, serve_in_thread
+
+from .panelkit import ARTIFACTS, Shots, system_chromium
 
 PG_ADMIN = "postgresql://postgres@127.0.0.1:5432/postgres"
 REDIS_URL = "redis://127.0.0.1:6379/0"
@@ -114,3 +117,16 @@ def wait_for_keys(stack: Stack, count: int, timeout: float = 30.0) -> None:
             if time.monotonic() > deadline:
                 raise TimeoutError(f"keypool has {total} keys, expected {count}")
             time.sleep(0.1)
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    """Debian's chromium, headless, shared by one module's tests (Playwright downloads nothing)."""
+    with system_chromium() as chromium:
+        yield chromium
+
+
+@pytest.fixture(scope="module")
+def shots(request: pytest.FixtureRequest) -> Shots:
+    """Screenshots of a module's steps under tests/artifacts/<module>/ (git-ignored)."""
+    return Shots(ARTIFACTS / request.module.__name__.rsplit(".", 1)[-1])
