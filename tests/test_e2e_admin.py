@@ -256,7 +256,13 @@ def test_a_right_admin_token_clears_the_count(stack: Stack, other: Stack) -> Non
 def test_keys_bulk_add_disable_verify_reset_delete(admin: httpx.Client) -> None:
     new = [f"ok-bulk-{n:04d}-key" for n in range(300)]
     added = admin.post("/keys", json={"text": ",\n".join(new[:200]), "keys": [*new[200:], KEYS[0]]})
-    assert added.json() == {"received": 301, "added": 300, "existing": 1}
+    assert added.json()["keys_revision"] > 0
+    assert added.json() | {"keys_revision": 0} == {
+        "received": 301,
+        "added": 300,
+        "existing": 1,
+        "keys_revision": 0,
+    }
 
     def listed(**params: Any) -> dict[str, Any]:
         page: dict[str, Any] = admin.get("/keys", params={"page_size": 1000, **params}).json()
@@ -267,6 +273,7 @@ def test_keys_bulk_add_disable_verify_reset_delete(admin: httpx.Client) -> None:
     assert all(k not in json.dumps(page) for k in [*new, *KEYS])  # masked only
     victim = next(k for k in page["keys"] if k["masked"] == "ok-b...-key")
     disabled = admin.post("/keys/disable", json={"key_ids": [victim["key_id"], "nope"]}).json()
+    assert disabled.pop("keys_revision") > added.json()["keys_revision"]
     assert disabled == {"changed": 1, "missing": ["nope"]}
     assert eventually(lambda: [k["key_id"] for k in listed(state="disabled")["keys"]] == [victim["key_id"]])
     assert admin.post("/keys/enable", json={"key_ids": [victim["key_id"]]}).json()["changed"] == 1
@@ -282,7 +289,9 @@ def test_keys_bulk_add_disable_verify_reset_delete(admin: httpx.Client) -> None:
     bulk_ids = [
         k["key_id"] for k in page["keys"] if k["masked"].startswith("ok-b") and k["masked"] != "ok-b...0002"
     ]
-    assert admin.post("/keys/delete", json={"key_ids": bulk_ids}).json() == {"removed": 300}
+    removed = admin.post("/keys/delete", json={"key_ids": bulk_ids}).json()
+    assert removed.pop("keys_revision") > added.json()["keys_revision"]
+    assert removed == {"removed": 300}
     assert admin.delete("/keys/nope").status_code == 404
 
 

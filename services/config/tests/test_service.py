@@ -185,6 +185,35 @@ async def test_key_status_and_removal_are_durable_and_bump_the_revision(start: S
     assert listed[kid].changed_at_unix > listed[key_id(keys[2].api_key)].changed_at_unix
 
 
+async def test_key_writes_answer_the_revision_that_holds_them_and_tags_change(start: Starter) -> None:
+    keys = [config_pb2.NewKey(api_key=f"AIzaSyTAGGED{n:022d}", tags=["old"]) for n in range(3)]
+    ids = [key_id(k.api_key) for k in keys]
+    async with start(env=ENV) as stub:
+        added = await stub.AddKeys(config_pb2.AddKeysRequest(keys=keys))
+        assert added.keys_revision == (await settings_of(stub)).keys_revision
+        tagged = await stub.TagKeys(
+            config_pb2.TagKeysRequest(key_ids=[*ids[:2], "nope"], add=["team-a", " "])
+        )
+        again = await stub.TagKeys(config_pb2.TagKeysRequest(key_ids=ids[:2], add=["team-a"]))
+        swapped = await stub.TagKeys(config_pb2.TagKeysRequest(key_ids=ids, add=["new"], remove=["old"]))
+        disabled = await stub.SetKeyStatus(
+            config_pb2.SetKeyStatusRequest(key_id=ids[0], status=config_pb2.KEY_STATUS_DISABLED)
+        )
+        removed = await stub.RemoveKeys(config_pb2.RemoveKeysRequest(key_ids=[ids[2]]))
+        listed = {k.key_id: list(k.tags) for k in (await stub.ListKeys(config_pb2.ListKeysRequest())).keys}
+        with pytest.raises(grpc.aio.AioRpcError) as refused:
+            await stub.TagKeys(config_pb2.TagKeysRequest(key_ids=ids, add=["x" * 129]))
+    assert (tagged.changed, again.changed, swapped.changed) == (2, 0, 3)
+    assert again.keys_revision == tagged.keys_revision == added.keys_revision + 1
+    assert (swapped.keys_revision, disabled.keys_revision) == (
+        tagged.keys_revision + 1,
+        tagged.keys_revision + 2,
+    )
+    assert removed.keys_revision == disabled.keys_revision + 1
+    assert listed == {ids[0]: ["team-a", "new"], ids[1]: ["team-a", "new"]}
+    assert refused.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+
+
 async def test_write_logs_stores_rows(start: Starter, engine: Engine) -> None:
     whole_key = "AIzaSyLEAKED000000000000000000000009Qk"
     requests = [

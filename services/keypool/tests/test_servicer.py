@@ -9,7 +9,7 @@ import pytest
 
 from gempool.api.config.v1 import config_pb2
 from gempool.api.keypool.v1 import keypool_pb2 as pb
-from gempool.common.keys import key_id
+from gempool.common.keys import key_id, mask
 from gempool.keypool import upstream
 from gempool.keypool.testing import Harness, eventually
 
@@ -205,6 +205,21 @@ async def test_verify_streams_progress_and_restores_keys_that_answer(
     assert request.url.path == "/v1beta/models/gemini-2.5-flash-lite:generateContent"
     assert request.url.host == "generativelanguage.googleapis.com"
     assert ids[0] in await leased_ids(keypool, 4) and ids[1] not in await leased_ids(keypool, 4)
+
+
+async def test_verify_retires_an_active_key_the_answer_condemns_and_says_why(
+    keypool: Harness, good_keys: set[str]
+) -> None:
+    ids = await with_keys(keypool, KEYS[:2])
+    good_keys.add(KEYS[0])
+    progress = {p.key_id: p async for p in keypool.stub.VerifyKeys(pb.VerifyKeysRequest(key_ids=ids))}
+    assert progress[ids[0]].ok and not progress[ids[0]].retired and not progress[ids[0]].error
+    bad = progress[ids[1]]
+    assert not bad.ok and bad.retired and bad.masked == mask(KEYS[1])
+    assert "API key not valid" in bad.error and "400" in bad.error
+    assert keypool.fake.records[ids[1]].status == config_pb2.KEY_STATUS_RETIRED
+    assert "API key not valid" in keypool.fake.records[ids[1]].reason
+    assert ids[1] not in await leased_ids(keypool, 4) and ids[0] in await leased_ids(keypool, 4)
 
 
 async def test_the_background_prober_brings_a_key_back(keypool: Harness, good_keys: set[str]) -> None:

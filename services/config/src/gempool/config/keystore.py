@@ -118,3 +118,19 @@ def set_status(session: Session, kid: str, status: str, reason: str) -> bool:
 
 def all_key_ids(session: Session) -> set[str]:
     return set(session.scalars(select(ApiKey.key_id)))
+
+
+def tag_keys(session: Session, ids: Sequence[str], add: Sequence[str], remove: Sequence[str]) -> int:
+    """Add and remove tags (blank ones ignored); returns how many keys changed."""
+    added = [t.strip() for t in add if t.strip()]
+    gone = {t.strip() for t in remove}
+    changed = 0
+    for part in chunks(sorted(set(ids))):
+        for row in session.scalars(select(ApiKey).where(ApiKey.key_id.in_(part))):
+            old = json.loads(row.tags)
+            new = [t for t in old if t not in gone]
+            new += [t for t in added if t not in new]
+            if new != old:
+                row.tags, row.changed_at, changed = json.dumps(new), utcnow(), changed + 1
+    session.flush()
+    return changed

@@ -70,7 +70,9 @@ class ConfigServicer(AdminRpcs, config_pb2_grpc.ConfigServiceServicer):
         log.info("keys added", extra={"added": added, "existing": existing})
         if added:
             await self.hub.refresh()
-        return config_pb2.AddKeysResponse(added=added, existing=existing)
+        return config_pb2.AddKeysResponse(
+            added=added, existing=existing, keys_revision=self.hub.current.keys_revision
+        )
 
     async def RemoveKeys(
         self, request: config_pb2.RemoveKeysRequest, context: Context
@@ -79,7 +81,7 @@ class ConfigServicer(AdminRpcs, config_pb2_grpc.ConfigServiceServicer):
         log.info("keys removed", extra={"removed": removed})
         if removed:
             await self.hub.refresh()
-        return config_pb2.RemoveKeysResponse(removed=removed)
+        return config_pb2.RemoveKeysResponse(removed=removed, keys_revision=self.hub.current.keys_revision)
 
     async def SetKeyStatus(
         self, request: config_pb2.SetKeyStatusRequest, context: Context
@@ -94,7 +96,19 @@ class ConfigServicer(AdminRpcs, config_pb2_grpc.ConfigServiceServicer):
         log.info("key status set", extra={"key_id": request.key_id, "status": status, "found": found})
         if found:
             await self.hub.refresh()
-        return config_pb2.SetKeyStatusResponse(found=found)
+        return config_pb2.SetKeyStatusResponse(found=found, keys_revision=self.hub.current.keys_revision)
+
+    async def TagKeys(
+        self, request: config_pb2.TagKeysRequest, context: Context
+    ) -> config_pb2.TagKeysResponse:
+        if any(len(t) > 128 for t in [*request.add, *request.remove]):
+            await context.abort(grpc.StatusCode.INVALID_ARGUMENT, "a tag is at most 128 characters")
+        ids, add, remove = list(request.key_ids), list(request.add), list(request.remove)
+        changed = await asyncio.to_thread(self.store.tag_keys, ids, add, remove)
+        log.info("keys tagged", extra={"changed": changed})
+        if changed:
+            await self.hub.refresh()
+        return config_pb2.TagKeysResponse(changed=changed, keys_revision=self.hub.current.keys_revision)
 
     async def WriteLogs(
         self, request: config_pb2.WriteLogsRequest, context: Context

@@ -141,6 +141,13 @@ class Store:
                 bump(session, keys=True)
         return found
 
+    def tag_keys(self, ids: list[str], add: list[str], remove: list[str]) -> int:
+        with self._transaction() as session:
+            changed = keystore.tag_keys(session, ids, add, remove)
+            if changed:
+                bump(session, keys=True)
+        return changed
+
     def create_token(
         self, request: config_pb2.CreateTokenRequest
     ) -> tuple[config_pb2.TokenRecord | None, str, Errors]:

@@ -1,6 +1,8 @@
 """ListKeys: pages of the pool with each key's live state."""
 
 import bisect
+from collections.abc import Callable
+from typing import Any
 
 from gempool.api.config.v1 import config_pb2
 from gempool.api.keypool.v1 import keypool_pb2 as pb
@@ -47,27 +49,59 @@ def key_info(rec: KeyRecord, live: KeyLive) -> pb.KeyInfo:
     )
 
 
+SORTS: dict[str, Callable[[KeyRecord, KeyLive], Any]] = {
+    "masked": lambda rec, _: mask(rec.api_key).lower(),
+    "state": lambda rec, live: key_state(rec, live),
+    "failures": lambda _, live: live.failures,
+    "uses_minute": lambda _, live: live.uses_last_minute,
+    "uses_day": lambda _, live: live.uses_last_day,
+    "retired_at": lambda rec, live: live.retired.at if live.retired else rec.changed_at,
+}
+
+
+def matches(rec: KeyRecord, query: str, tag: str) -> bool:
+    """The search box: text in the visible part of the key, a tag, the reason or the key_id."""
+    if tag and tag not in rec.tags:
+        return False
+    if not query:
+        return True
+    text = "\n".join((mask(rec.api_key), rec.reason, rec.key_id, *rec.tags)).lower()
+    return query.lower() in text
+
+
 async def list_keys(
     store: Store, records: dict[str, KeyRecord], sorted_ids: list[str], req: pb.ListKeysRequest
 ) -> pb.ListKeysResponse:
-    """Keys in key_id order; ``page_token`` is the last key_id of the previous page.
-
-    ``pool`` UNSPECIFIED and ``state`` UNSPECIFIED list every pool and state.
-    """
+    """Keys in key_id order (``page_token``: the last key_id of the previous page), or in ``sort``
+    order (``page_token``: an offset). Empty filters (pool, state, query, tag) match every key."""
     ids = [k for k in sorted_ids if not req.pool or records[k].pool == req.pool]
-    if req.state:
+    if req.query or req.tag:
+        ids = [k for k in ids if matches(records[k], req.query.strip(), req.tag.strip())]
+    sort = req.sort.removeprefix("-")
+    if req.state or sort in SORTS:
         live = await store.live(ids)
-        ids = [k for k in ids if key_state(records[k], live[k]) == req.state]
+        if req.state:
+            ids = [k for k in ids if key_state(records[k], live[k]) == req.state]
+        if sort in SORTS:
+            order = SORTS[sort]
+            ids.sort(key=lambda k: order(records[k], live[k]), reverse=req.sort.startswith("-"))
     size = min(req.page_size or DEFAULT_PAGE, MAX_PAGE)
-    start = bisect.bisect_right(ids, req.page_token) if req.page_token else 0
+    start = page_start(ids, req.page_token, sorted_by_id=sort not in SORTS)
     page = ids[start : start + size]
     live = await store.live(page)
     more = start + size < len(ids)
+    after = (page[-1] if sort not in SORTS else str(start + size)) if more and page else ""
     return pb.ListKeysResponse(
-        keys=[key_info(records[k], live[k]) for k in page],
-        next_page_token=page[-1] if more and page else "",
-        total=len(ids),
+        keys=[key_info(records[k], live[k]) for k in page], next_page_token=after, total=len(ids)
     )
+
+
+def page_start(ids: list[str], token: str, *, sorted_by_id: bool) -> int:
+    if not token:
+        return 0
+    if sorted_by_id:
+        return bisect.bisect_right(ids, token)
+    return int(token) if token.isdigit() else 0
 
 
 async def count_states(store: Store, records: dict[str, KeyRecord]) -> dict[pb.KeyState.ValueType, int]:

@@ -44,6 +44,7 @@ class KeyPool:
         self.sorted_ids: list[str] = []
         self.revision = -1
         self.upstream = UpstreamHealth()
+        self._loaded = asyncio.Condition()
         self._reported_ok = metrics.reports.labels("VERDICT_SUCCESS", "ok")
         self._rebuilding = asyncio.Lock()
 
@@ -62,6 +63,20 @@ class KeyPool:
         await self.store.sync_rings(revision, build_rings(adopted.values()))
         self.records, self.sorted_ids, self.revision = adopted, sorted(adopted), revision
         self.metrics.reloads.inc()
+        async with self._loaded:
+            self._loaded.notify_all()
+
+    async def caught_up(self, keys_revision: int, timeout: float) -> bool:
+        """Wait until the keys at ``keys_revision`` (or later) are loaded: an admin's change is in the
+        very next list. False when they are not after ``timeout`` (the list then shows what is loaded)."""
+        if self.revision >= keys_revision:
+            return True
+        try:
+            async with asyncio.timeout(timeout), self._loaded:
+                await self._loaded.wait_for(lambda: self.revision >= keys_revision)
+        except TimeoutError:
+            return False
+        return True
 
     async def rebuild(self) -> bool:
         """Write the rings again from the records held here when the store has lost them (a Redis

@@ -4,12 +4,17 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import AsyncIterator, Callable, Sequence
+from dataclasses import replace
+from datetime import UTC, datetime
 
 import httpx
 
+from gempool.api.config.v1 import config_pb2
 from gempool.api.keypool.v1 import keypool_pb2 as pb
+from gempool.common.keys import mask
 from gempool.common.scrub import scrub
 
+from .classify import Action, Decision, Outcome, classify
 from .pool import KeyPool
 from .records import KeyRecord
 from .store import UNREACHABLE
@@ -22,6 +27,10 @@ PROBE_BODY = {
 LOCK = "prober"
 PROBE_TIMEOUT = 30.0
 ClientFor = Callable[[str], httpx.AsyncClient]
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
 
 
 def proxied_client(proxy: str) -> httpx.AsyncClient:
@@ -55,16 +64,18 @@ class Prober:
         self.pool, self.http, self.concurrency, self.tick = pool, http, concurrency, tick
         self.client_for = client_for
 
-    async def probe(self, rec: KeyRecord, model: str, http: httpx.AsyncClient) -> str:
-        """Empty when the key answers 200 (asked through ``http``), otherwise what went wrong."""
+    async def probe(self, rec: KeyRecord, model: str, http: httpx.AsyncClient) -> Decision:
+        """What the key's answer to a tiny call (asked through ``http``) means, as the pool's policy says."""
         url = f"{api_root(self.pool.live.BASE_URL)}/v1beta/models/{model}:generateContent"
         try:
             resp = await http.post(url, headers={"x-goog-api-key": rec.api_key}, json=PROBE_BODY)
         except httpx.HTTPError as exc:
-            return scrub(f"{type(exc).__name__}: {exc}", rec.api_key)[:200]
-        if resp.status_code == 200:
-            return ""
-        return scrub(f"{resp.status_code}: {resp.text}", rec.api_key)[:200]
+            timeout = isinstance(exc, httpx.TimeoutException)
+            transport = pb.TRANSPORT_TIMEOUT if timeout else pb.TRANSPORT_CONNECT_ERROR
+            failed = classify(Outcome(0, transport=transport), now=utcnow(), default_cooldown=0)
+            return replace(failed, reason=f"{failed.reason}: {type(exc).__name__}")
+        outcome = Outcome(resp.status_code, resp.content if resp.status_code != 200 else b"")
+        return classify(outcome, now=utcnow(), default_cooldown=self.pool.live.COOLDOWN_DEFAULT_SECONDS)
 
     async def verify(
         self, key_ids: Sequence[str], model: str = "", concurrency: int = 0
@@ -82,10 +93,9 @@ class Prober:
             ]
             try:
                 for done, next_result in enumerate(asyncio.as_completed(tasks), start=1):
-                    key_id, error = await next_result
-                    yield pb.VerifyKeysResponse(
-                        key_id=key_id, ok=not error, error=error, done=done, total=len(ids)
-                    )
+                    result = await next_result
+                    result.done, result.total = done, len(ids)
+                    yield result
             finally:
                 for task in tasks:
                     task.cancel()
@@ -103,15 +113,24 @@ class Prober:
 
     async def _verify_one(
         self, key_id: str, http: httpx.AsyncClient, model: str, gate: asyncio.Semaphore, retired: bool
-    ) -> tuple[str, str]:
+    ) -> pb.VerifyKeysResponse:
+        """Probe one key; one that answers comes back, one the answer condemns is retired with why."""
         rec = self.pool.records.get(key_id)
         if rec is None:
-            return key_id, "unknown key"
+            return pb.VerifyKeysResponse(key_id=key_id, error="unknown key")
         async with gate:
-            error = await self.probe(rec, model, http)
-        if retired and not error:
+            decision = await self.probe(rec, model, http)
+        ok = decision.verdict == pb.VERDICT_SUCCESS
+        if retired and ok:
             await self.pool.restore([key_id], f"probe with {model} answered")
-        return key_id, error
+        why = scrub(decision.reason, rec.api_key)[:200]  # an upstream that echoes the key never shows it
+        condemned = decision.action is Action.RETIRE and rec.status != config_pb2.KEY_STATUS_DISABLED
+        if condemned and not retired:
+            await self.pool.retire(key_id, f"verify: {why}", decision.kind)
+        error = "" if ok else why
+        return pb.VerifyKeysResponse(
+            key_id=key_id, ok=ok, error=error, retired=condemned, masked=mask(rec.api_key)
+        )
 
     async def sweep(self) -> tuple[int, int]:
         """Probe every retired key once; returns (probed, restored)."""

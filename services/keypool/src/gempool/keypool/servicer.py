@@ -17,6 +17,8 @@ from .storewatch import StoreUnavailable, StoreWatch
 
 T = TypeVar("T")
 
+CATCH_UP_SECONDS = 5.0  # a list waits this long at most for the config service's latest keys
+
 
 class KeyPoolServicer(keypool_pb2_grpc.KeyPoolServiceServicer):
     def __init__(self, pool: KeyPool, prober: Prober, watch: StoreWatch) -> None:
@@ -74,6 +76,8 @@ class KeyPoolServicer(keypool_pb2_grpc.KeyPoolServiceServicer):
     async def ListKeys(
         self, request: pb.ListKeysRequest, context: grpc.aio.ServicerContext[Any, Any]
     ) -> pb.ListKeysResponse:
+        if request.min_keys_revision:
+            await self.pool.caught_up(request.min_keys_revision, CATCH_UP_SECONDS)
         listed = list_keys(self.pool.store, self.pool.records, self.pool.sorted_ids, request)
         return await self._or_abort(listed, context)
 

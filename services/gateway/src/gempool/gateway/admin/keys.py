@@ -1,34 +1,20 @@
-"""Upstream keys: list with live state, add in bulk, delete, enable/disable, verify, reset.
+"""Upstream keys: list with live state (searched, sorted), add in bulk, delete, enable/disable, tag.
 
-Whole keys never leave: lists show ``AIza...x9Qk`` and the key_id (a fingerprint) to act on.
+Whole keys never leave: lists show ``AIza...x9Qk`` and the key_id (a fingerprint) to act on. Every
+write answers the config ``keys_revision`` that holds it; a list asked with ``min_revision`` waits
+(briefly) until the keypool has it, so the panel's next read shows the action's result.
 """
 
-from collections.abc import AsyncIterator
-from typing import Literal
-
-import grpc
-import orjson
 from fastapi import APIRouter, HTTPException, Query
-from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, Field
 
 from gempool.api.config.v1 import config_pb2
 from gempool.api.keypool.v1 import keypool_pb2 as kp
 from gempool.common.live import split_list
 from gempool.gateway.admin.deps import Rt, rpc, unix_or_none
+from gempool.gateway.admin.keyselect import KINDS, POOLS, STATES, Kind, Selection, State, selected
 
 router = APIRouter(prefix="/keys", tags=["admin: keys"])
-
-State = Literal["active", "cooling", "retired", "disabled"]
-Kind = Literal["free", "paid", "vertex"]
-STATES = {"active": kp.KEY_STATE_ACTIVE, "cooling": kp.KEY_STATE_COOLING, "retired": kp.KEY_STATE_RETIRED}
-STATES["disabled"] = kp.KEY_STATE_DISABLED
-POOLS = {"free": kp.POOL_UNSPECIFIED, "paid": kp.POOL_PAID, "vertex": kp.POOL_VERTEX}
-KINDS = {
-    "free": config_pb2.KEY_KIND_UNSPECIFIED,
-    "paid": config_pb2.KEY_KIND_PAID,
-    "vertex": config_pb2.KEY_KIND_VERTEX,
-}
 
 
 class Cooldown(BaseModel):
@@ -56,6 +42,7 @@ class KeyPage(BaseModel):
     keys: list[KeyOut]
     next_page_token: str | None
     total: int
+    keys_revision: int = Field(0, description="The min_revision this list was asked at.")
 
 
 class NewKeys(BaseModel):
@@ -69,26 +56,18 @@ class Added(BaseModel):
     received: int
     added: int
     existing: int
-
-
-class KeyIds(BaseModel):
-    key_ids: list[str] = Field(min_length=1)
+    keys_revision: int = Field(description="Pass as min_revision to list keys with this change.")
 
 
 class Changed(BaseModel):
     changed: int
     missing: list[str]
+    keys_revision: int = Field(description="Pass as min_revision to list keys with this change.")
 
 
-class Verify(BaseModel):
-    key_ids: list[str] = Field(default_factory=list, description="Empty: every retired key.")
-    model: str = Field("", description="Empty: TEST_MODEL.")
-    concurrency: int = Field(0, ge=0, le=64)
-    wait: bool = Field(False, description="Answer once, at the end, instead of streaming NDJSON progress.")
-
-
-class Reset(BaseModel):
-    key_ids: list[str] = Field(default_factory=list, description="Empty: every key.")
+class Tagging(Selection):
+    add: list[str] = Field(default_factory=list, description="Tags to add.")
+    remove: list[str] = Field(default_factory=list, description="Tags to remove.")
 
 
 def to_out(info: kp.KeyInfo) -> KeyOut:
@@ -108,23 +87,36 @@ def to_out(info: kp.KeyInfo) -> KeyOut:
     )
 
 
-@router.get("", response_model=KeyPage, summary="Keys with their live state, paged")
+@router.get("", response_model=KeyPage, summary="Keys with their live state: searched, sorted, paged")
 async def list_keys(
     rt: Rt,
     state: State | None = None,
     pool: Kind | None = None,
+    q: str = Query("", description="Text in the key's visible part (AIza...x9Qk), a tag, the reason"),
+    tag: str = Query("", description="Only keys carrying this tag"),
+    sort: str = Query(
+        "", description="masked, state, failures, uses_minute, uses_day or retired_at; -: reversed"
+    ),
     page_size: int = Query(100, ge=1, le=1000),
     page_token: str = "",
+    min_revision: int = Query(0, ge=0, description="A keys_revision a write answered: wait for it"),
 ) -> KeyPage:
     request = kp.ListKeysRequest(
         page_size=page_size,
         page_token=page_token,
         state=STATES[state] if state else kp.KEY_STATE_UNSPECIFIED,
         pool=POOLS[pool] if pool else kp.POOL_UNSPECIFIED,
+        query=q.strip(),
+        tag=tag.strip(),
+        sort=sort,
+        min_keys_revision=min_revision,
     )
     reply = await rpc(rt.keypool.ListKeys(request, timeout=30))
     return KeyPage(
-        keys=[to_out(k) for k in reply.keys], next_page_token=reply.next_page_token or None, total=reply.total
+        keys=[to_out(k) for k in reply.keys],
+        next_page_token=reply.next_page_token or None,
+        total=reply.total,
+        keys_revision=min_revision,
     )
 
 
@@ -139,13 +131,16 @@ async def add_keys(body: NewKeys, rt: Rt) -> Added:
         raise HTTPException(422, [{"name": "keys", "message": "no keys given"}])
     new = [config_pb2.NewKey(api_key=k, kind=KINDS[body.kind], tags=body.tags) for k in keys]
     reply = await rpc(rt.config.AddKeys(config_pb2.AddKeysRequest(keys=new), timeout=60))
-    return Added(received=len(keys), added=reply.added, existing=reply.existing)
+    return Added(
+        received=len(keys), added=reply.added, existing=reply.existing, keys_revision=reply.keys_revision
+    )
 
 
-@router.post("/delete", summary="Delete keys")
-async def delete_keys(body: KeyIds, rt: Rt) -> dict[str, int]:
-    reply = await rpc(rt.config.RemoveKeys(config_pb2.RemoveKeysRequest(key_ids=body.key_ids), timeout=60))
-    return {"removed": reply.removed}
+@router.post("/delete", summary="Delete the keys chosen (by id, or every key a filter matches)")
+async def delete_keys(body: Selection, rt: Rt) -> dict[str, int]:
+    ids = await selected(rt, body)
+    reply = await rpc(rt.config.RemoveKeys(config_pb2.RemoveKeysRequest(key_ids=ids), timeout=60))
+    return {"removed": reply.removed, "keys_revision": reply.keys_revision}
 
 
 @router.delete("/{key_id}", status_code=204, summary="Delete one key")
@@ -155,69 +150,32 @@ async def delete_key(key_id: str, rt: Rt) -> None:
         raise HTTPException(404, f"No key {key_id}.")
 
 
-async def set_status(rt: Rt, key_ids: list[str], status: int, reason: str) -> Changed:
-    missing = []
-    for key_id in key_ids:
+async def set_status(rt: Rt, body: Selection, status: int, reason: str) -> Changed:
+    ids, missing, revision = await selected(rt, body), [], 0
+    for key_id in ids:
         request = config_pb2.SetKeyStatusRequest(key_id=key_id, status=status, reason=reason)  # type: ignore[arg-type]
-        if not (await rpc(rt.config.SetKeyStatus(request, timeout=10))).found:
+        reply = await rpc(rt.config.SetKeyStatus(request, timeout=10))
+        revision = max(revision, reply.keys_revision)
+        if not reply.found:
             missing.append(key_id)
-    return Changed(changed=len(key_ids) - len(missing), missing=missing)
+    return Changed(changed=len(ids) - len(missing), missing=missing, keys_revision=revision)
 
 
 @router.post("/enable", response_model=Changed, summary="Enable keys (also brings retired keys back)")
-async def enable(body: KeyIds, rt: Rt) -> Changed:
-    return await set_status(rt, body.key_ids, config_pb2.KEY_STATUS_ACTIVE, "enabled by an admin")
+async def enable(body: Selection, rt: Rt) -> Changed:
+    return await set_status(rt, body, config_pb2.KEY_STATUS_ACTIVE, "enabled by an admin")
 
 
 @router.post("/disable", response_model=Changed, summary="Disable keys (never leased until enabled)")
-async def disable(body: KeyIds, rt: Rt) -> Changed:
-    return await set_status(rt, body.key_ids, config_pb2.KEY_STATUS_DISABLED, "disabled by an admin")
+async def disable(body: Selection, rt: Rt) -> Changed:
+    return await set_status(rt, body, config_pb2.KEY_STATUS_DISABLED, "disabled by an admin")
 
 
-@router.post("/verify", summary="Probe keys with a test call; NDJSON progress, or one answer with wait")
-async def verify(body: Verify, rt: Rt) -> object:
-    request = kp.VerifyKeysRequest(key_ids=body.key_ids, model=body.model, concurrency=body.concurrency)
-    if body.wait:
-        results = await rpc(collect(stream_verify(rt, request)))
-        failed = [r for r in results if not r["ok"]]
-        return {"total": len(results), "ok": len(results) - len(failed), "failed": failed}
-
-    async def lines() -> AsyncIterator[bytes]:
-        try:
-            async for reply in stream_verify(rt, request):
-                yield orjson.dumps(progress(reply)) + b"\n"
-        except grpc.aio.AioRpcError as exc:
-            yield orjson.dumps({"error": f"verification stopped: {exc.code().name}"}) + b"\n"
-
-    return StreamingResponse(
-        lines(), media_type="application/x-ndjson", headers={"cache-control": "no-store"}
-    )
-
-
-async def stream_verify(rt: Rt, request: kp.VerifyKeysRequest) -> AsyncIterator[kp.VerifyKeysResponse]:
-    call = rt.keypool.VerifyKeys(request, timeout=600)
-    try:
-        async for reply in call:
-            yield reply
-    finally:
-        call.cancel()
-
-
-async def collect(replies: AsyncIterator[kp.VerifyKeysResponse]) -> list[dict[str, object]]:
-    return [progress(r) async for r in replies]
-
-
-def progress(reply: kp.VerifyKeysResponse) -> dict[str, object]:
-    return {
-        "key_id": reply.key_id,
-        "ok": reply.ok,
-        "error": reply.error,
-        "done": reply.done,
-        "total": reply.total,
-    }
-
-
-@router.post("/reset", summary="Clear failure counts and cooldowns (and restore retired keys)")
-async def reset(body: Reset, rt: Rt) -> dict[str, int]:
-    reply = await rpc(rt.keypool.ResetKeys(kp.ResetKeysRequest(key_ids=body.key_ids), timeout=60))
-    return {"reset": reply.reset}
+@router.post("/tag", response_model=Changed, summary="Add and remove tags (a token's key_tag picks keys)")
+async def tag_keys(body: Tagging, rt: Rt) -> Changed:
+    if not [t for t in [*body.add, *body.remove] if t.strip()]:
+        raise HTTPException(422, [{"name": "add", "message": "give tags to add or remove"}])
+    ids = await selected(rt, body)
+    request = config_pb2.TagKeysRequest(key_ids=ids, add=body.add, remove=body.remove)
+    reply = await rpc(rt.config.TagKeys(request, timeout=60))
+    return Changed(changed=reply.changed, missing=[], keys_revision=reply.keys_revision)

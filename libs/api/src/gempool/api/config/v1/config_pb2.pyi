@@ -434,17 +434,21 @@ class AddKeysResponse(_message.Message):
 
     ADDED_FIELD_NUMBER: _builtins.int
     EXISTING_FIELD_NUMBER: _builtins.int
+    KEYS_REVISION_FIELD_NUMBER: _builtins.int
     added: _builtins.int
     existing: _builtins.int
+    keys_revision: _builtins.int
+    """the keys_revision that holds this change (read your writes)"""
     def __init__(
         self,
         *,
         added: _builtins.int = ...,
         existing: _builtins.int = ...,
+        keys_revision: _builtins.int = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["added", b"added", "existing", b"existing"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["added", b"added", "existing", b"existing", "keys_revision", b"keys_revision"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -475,15 +479,19 @@ class RemoveKeysResponse(_message.Message):
     DESCRIPTOR: _descriptor.Descriptor
 
     REMOVED_FIELD_NUMBER: _builtins.int
+    KEYS_REVISION_FIELD_NUMBER: _builtins.int
     removed: _builtins.int
+    keys_revision: _builtins.int
+    """the keys_revision that holds this change"""
     def __init__(
         self,
         *,
         removed: _builtins.int = ...,
+        keys_revision: _builtins.int = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["removed", b"removed"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["keys_revision", b"keys_revision", "removed", b"removed"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -515,19 +523,74 @@ class SetKeyStatusRequest(_message.Message):
 Global___SetKeyStatusRequest: _TypeAlias = SetKeyStatusRequest  # noqa: Y015
 
 @_typing.final
+class TagKeysRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    KEY_IDS_FIELD_NUMBER: _builtins.int
+    ADD_FIELD_NUMBER: _builtins.int
+    REMOVE_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def key_ids(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]: ...
+    @_builtins.property
+    def add(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]: ...
+    @_builtins.property
+    def remove(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]: ...
+    def __init__(
+        self,
+        *,
+        key_ids: _abc.Iterable[_builtins.str] | None = ...,
+        add: _abc.Iterable[_builtins.str] | None = ...,
+        remove: _abc.Iterable[_builtins.str] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["add", b"add", "key_ids", b"key_ids", "remove", b"remove"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___TagKeysRequest: _TypeAlias = TagKeysRequest  # noqa: Y015
+
+@_typing.final
+class TagKeysResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    CHANGED_FIELD_NUMBER: _builtins.int
+    KEYS_REVISION_FIELD_NUMBER: _builtins.int
+    changed: _builtins.int
+    """keys whose tags changed"""
+    keys_revision: _builtins.int
+    def __init__(
+        self,
+        *,
+        changed: _builtins.int = ...,
+        keys_revision: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["changed", b"changed", "keys_revision", b"keys_revision"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___TagKeysResponse: _TypeAlias = TagKeysResponse  # noqa: Y015
+
+@_typing.final
 class SetKeyStatusResponse(_message.Message):
     DESCRIPTOR: _descriptor.Descriptor
 
     FOUND_FIELD_NUMBER: _builtins.int
+    KEYS_REVISION_FIELD_NUMBER: _builtins.int
     found: _builtins.bool
+    keys_revision: _builtins.int
+    """the keys_revision that holds this change"""
     def __init__(
         self,
         *,
         found: _builtins.bool = ...,
+        keys_revision: _builtins.int = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["found", b"found"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["found", b"found", "keys_revision", b"keys_revision"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

@@ -70,6 +70,11 @@ class ConfigServiceStub:
                 request_serializer=gempool_dot_api_dot_config_dot_v1_dot_config__pb2.SetKeyStatusRequest.SerializeToString,
                 response_deserializer=gempool_dot_api_dot_config_dot_v1_dot_config__pb2.SetKeyStatusResponse.FromString,
                 _registered_method=True)
+        self.TagKeys = channel.unary_unary(
+                '/gempool.api.config.v1.ConfigService/TagKeys',
+                request_serializer=gempool_dot_api_dot_config_dot_v1_dot_config__pb2.TagKeysRequest.SerializeToString,
+                response_deserializer=gempool_dot_api_dot_config_dot_v1_dot_config__pb2.TagKeysResponse.FromString,
+                _registered_method=True)
         self.WriteLogs = channel.unary_unary(
                 '/gempool.api.config.v1.ConfigService/WriteLogs',
                 request_serializer=gempool_dot_api_dot_config_dot_v1_dot_config__pb2.WriteLogsRequest.SerializeToString,
@@ -200,6 +205,13 @@ class ConfigServiceServicer:
 
     def SetKeyStatus(self, request, context):
         """SetKeyStatus records a durable change of a key: retired, restored, enabled, disabled.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def TagKeys(self, request, context):
+        """TagKeys adds and removes tags on keys (a token's key_tag picks the keys that serve it).
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -352,6 +364,11 @@ def add_ConfigServiceServicer_to_server(servicer, server):
                     servicer.SetKeyStatus,
                     request_deserializer=gempool_dot_api_dot_config_dot_v1_dot_config__pb2.SetKeyStatusRequest.FromString,
                     response_serializer=gempool_dot_api_dot_config_dot_v1_dot_config__pb2.SetKeyStatusResponse.SerializeToString,
+            ),
+            'TagKeys': grpc.unary_unary_rpc_method_handler(
+                    servicer.TagKeys,
+                    request_deserializer=gempool_dot_api_dot_config_dot_v1_dot_config__pb2.TagKeysRequest.FromString,
+                    response_serializer=gempool_dot_api_dot_config_dot_v1_dot_config__pb2.TagKeysResponse.SerializeToString,
             ),
             'WriteLogs': grpc.unary_unary_rpc_method_handler(
                     servicer.WriteLogs,
@@ -629,6 +646,33 @@ class ConfigService:
             '/gempool.api.config.v1.ConfigService/SetKeyStatus',
             gempool_dot_api_dot_config_dot_v1_dot_config__pb2.SetKeyStatusRequest.SerializeToString,
             gempool_dot_api_dot_config_dot_v1_dot_config__pb2.SetKeyStatusResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def TagKeys(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/gempool.api.config.v1.ConfigService/TagKeys',
+            gempool_dot_api_dot_config_dot_v1_dot_config__pb2.TagKeysRequest.SerializeToString,
+            gempool_dot_api_dot_config_dot_v1_dot_config__pb2.TagKeysResponse.FromString,
             options,
             channel_credentials,
             insecure,

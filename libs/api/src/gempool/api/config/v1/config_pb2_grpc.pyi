@@ -42,6 +42,8 @@ class ConfigServiceStub:
     RemoveKeys: _grpc.UnaryUnaryMultiCallable[_config_pb2.RemoveKeysRequest, _config_pb2.RemoveKeysResponse]
     SetKeyStatus: _grpc.UnaryUnaryMultiCallable[_config_pb2.SetKeyStatusRequest, _config_pb2.SetKeyStatusResponse]
     """SetKeyStatus records a durable change of a key: retired, restored, enabled, disabled."""
+    TagKeys: _grpc.UnaryUnaryMultiCallable[_config_pb2.TagKeysRequest, _config_pb2.TagKeysResponse]
+    """TagKeys adds and removes tags on keys (a token's key_tag picks the keys that serve it)."""
     WriteLogs: _grpc.UnaryUnaryMultiCallable[_config_pb2.WriteLogsRequest, _config_pb2.WriteLogsResponse]
     """WriteLogs stores a batch once: a batch_id seen before is acknowledged and not stored again."""
     DescribeSettings: _grpc.UnaryUnaryMultiCallable[_config_pb2.DescribeSettingsRequest, _config_pb2.DescribeSettingsResponse]
@@ -83,6 +85,8 @@ class ConfigServiceAsyncStub(ConfigServiceStub):
     RemoveKeys: _aio.UnaryUnaryMultiCallable[_config_pb2.RemoveKeysRequest, _config_pb2.RemoveKeysResponse]  # type: ignore[assignment]
     SetKeyStatus: _aio.UnaryUnaryMultiCallable[_config_pb2.SetKeyStatusRequest, _config_pb2.SetKeyStatusResponse]  # type: ignore[assignment]
     """SetKeyStatus records a durable change of a key: retired, restored, enabled, disabled."""
+    TagKeys: _aio.UnaryUnaryMultiCallable[_config_pb2.TagKeysRequest, _config_pb2.TagKeysResponse]  # type: ignore[assignment]
+    """TagKeys adds and removes tags on keys (a token's key_tag picks the keys that serve it)."""
     WriteLogs: _aio.UnaryUnaryMultiCallable[_config_pb2.WriteLogsRequest, _config_pb2.WriteLogsResponse]  # type: ignore[assignment]
     """WriteLogs stores a batch once: a batch_id seen before is acknowledged and not stored again."""
     DescribeSettings: _aio.UnaryUnaryMultiCallable[_config_pb2.DescribeSettingsRequest, _config_pb2.DescribeSettingsResponse]  # type: ignore[assignment]
@@ -163,6 +167,14 @@ class ConfigServiceServicer(metaclass=_abc_1.ABCMeta):
         context: _ServicerContext,
     ) -> _typing.Union[_config_pb2.SetKeyStatusResponse, _abc.Awaitable[_config_pb2.SetKeyStatusResponse]]:
         """SetKeyStatus records a durable change of a key: retired, restored, enabled, disabled."""
+
+    @_abc_1.abstractmethod
+    def TagKeys(
+        self,
+        request: _config_pb2.TagKeysRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_config_pb2.TagKeysResponse, _abc.Awaitable[_config_pb2.TagKeysResponse]]:
+        """TagKeys adds and removes tags on keys (a token's key_tag picks the keys that serve it)."""
 
     @_abc_1.abstractmethod
     def WriteLogs(

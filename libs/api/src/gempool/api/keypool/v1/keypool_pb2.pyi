@@ -517,11 +517,27 @@ class ListKeysRequest(_message.Message):
     PAGE_TOKEN_FIELD_NUMBER: _builtins.int
     STATE_FIELD_NUMBER: _builtins.int
     POOL_FIELD_NUMBER: _builtins.int
+    MIN_KEYS_REVISION_FIELD_NUMBER: _builtins.int
+    QUERY_FIELD_NUMBER: _builtins.int
+    TAG_FIELD_NUMBER: _builtins.int
+    SORT_FIELD_NUMBER: _builtins.int
     page_size: _builtins.int
     page_token: _builtins.str
     state: Global___KeyState.ValueType
     """filter; UNSPECIFIED lists all"""
     pool: Global___Pool.ValueType
+    min_keys_revision: _builtins.int
+    """Wait (briefly) until this keypool has loaded at least this config keys_revision, so a list read
+    right after a change shows it (read your writes). 0: answer at once.
+    """
+    query: _builtins.str
+    """Case-insensitive text found in the key's visible part (AIza...x9Qk), a tag, the reason or the key_id."""
+    tag: _builtins.str
+    """only keys carrying exactly this tag"""
+    sort: _builtins.str
+    """Order: "" (key_id), or one of masked, state, failures, uses_minute, uses_day, retired_at; a leading
+    "-" reverses it. Sorted pages use an offset as page_token.
+    """
     def __init__(
         self,
         *,
@@ -529,10 +545,14 @@ class ListKeysRequest(_message.Message):
         page_token: _builtins.str = ...,
         state: Global___KeyState.ValueType = ...,
         pool: Global___Pool.ValueType = ...,
+        min_keys_revision: _builtins.int = ...,
+        query: _builtins.str = ...,
+        tag: _builtins.str = ...,
+        sort: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["page_size", b"page_size", "page_token", b"page_token", "pool", b"pool", "state", b"state"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["min_keys_revision", b"min_keys_revision", "page_size", b"page_size", "page_token", b"page_token", "pool", b"pool", "query", b"query", "sort", b"sort", "state", b"state", "tag", b"tag"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -602,11 +622,18 @@ class VerifyKeysResponse(_message.Message):
     ERROR_FIELD_NUMBER: _builtins.int
     DONE_FIELD_NUMBER: _builtins.int
     TOTAL_FIELD_NUMBER: _builtins.int
+    RETIRED_FIELD_NUMBER: _builtins.int
+    MASKED_FIELD_NUMBER: _builtins.int
     key_id: _builtins.str
     ok: _builtins.bool
     error: _builtins.str
+    """what went wrong, readable (Google's status, reason and message)"""
     done: _builtins.int
     total: _builtins.int
+    retired: _builtins.bool
+    """the answer condemned the key itself (invalid, leaked, suspended): retired now"""
+    masked: _builtins.str
+    """the key as lists show it (AIza...x9Qk)"""
     def __init__(
         self,
         *,
@@ -615,10 +642,12 @@ class VerifyKeysResponse(_message.Message):
         error: _builtins.str = ...,
         done: _builtins.int = ...,
         total: _builtins.int = ...,
+        retired: _builtins.bool = ...,
+        masked: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["done", b"done", "error", b"error", "key_id", b"key_id", "ok", b"ok", "total", b"total"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["done", b"done", "error", b"error", "key_id", b"key_id", "masked", b"masked", "ok", b"ok", "retired", b"retired", "total", b"total"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
