@@ -9,7 +9,19 @@ from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.config import Config
 from alembic.migration import MigrationContext
-from sqlalchemy import ColumnElement, Engine, create_engine, func, insert, inspect, make_url, select, text
+from sqlalchemy import (
+    ColumnElement,
+    Engine,
+    column,
+    create_engine,
+    func,
+    insert,
+    inspect,
+    make_url,
+    select,
+    table,
+    text,
+)
 from sqlalchemy.orm import Session
 from sqlalchemy.pool import QueuePool
 
@@ -106,25 +118,23 @@ def test_0003_fills_hourly_stats_from_logs_already_stored(database_url: str) -> 
         with Session(engine) as session, session.begin():
             for minute, status in ((0, 200), (10, 429), (70, 200)):
                 at = datetime(2026, 1, 1, 9, 0, tzinfo=UTC) + timedelta(minutes=minute)
-                session.execute(
-                    insert(models.RequestLog),
-                    [
-                        {
-                            "at": at,
-                            "token_name": "t",
-                            "model": "m",
-                            "dialect": "gemini",
-                            "key_masked": "k",
-                            "attempts": 1,
-                            "status": status,
-                            "latency_seconds": 0.5,
-                            "first_byte_seconds": 0.1,
-                            "tokens_in": 3,
-                            "tokens_out": 2,
-                            "request_id": "",
-                        }
-                    ],
-                )
+                row = {
+                    "at": at,
+                    "token_name": "t",
+                    "model": "m",
+                    "dialect": "gemini",
+                    "key_masked": "k",
+                    "attempts": 1,
+                    "status": status,
+                    "latency_seconds": 0.5,
+                    "first_byte_seconds": 0.1,
+                    "tokens_in": 3,
+                    "tokens_out": 2,
+                    "request_id": "",
+                }
+                # the table as 0002 made it (the model has columns added later)
+                old = table("request_logs", *(column(name) for name in row))
+                session.execute(insert(old), [row])
         upgrade(engine)
         with Session(engine) as session:
             rows = session.execute(

@@ -19,6 +19,7 @@ class Filter(TypedDict, total=False):
     since_unix: float
     until_unix: float
     model: str
+    model_exact: bool
     failed_only: bool
     id: int
 
@@ -69,6 +70,9 @@ def test_list_filter_page_and_delete(make_store: Callable[..., Store]) -> None:
     ids = [e.id for e in [*first.entries, *second.entries]]
     assert len(ids) == 5 and ids == sorted(ids, reverse=True) and second.next_before_id == 0
     assert {e.log.model for e in listed().entries} == {"m1", "m2"}
+    assert len(listed(model="m").entries) == 8, "a model filter is a prefix"
+    assert len(listed(model="m", model_exact=True).entries) == 0
+    assert len(listed(model="m_").entries) == 0, "no SQL wildcard in a prefix"
     assert [e.log.status for e in listed(failed_only=True).entries] == [503] * 3
     assert len(listed(since_unix=T0 + 1, until_unix=T0 + 3).entries) == 4  # two of each model
     assert len(listed(id=ids[0]).entries) == 1

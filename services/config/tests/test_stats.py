@@ -93,3 +93,30 @@ def test_stats_count_requests_served_even_after_their_logs_are_deleted(store: St
     wipe = config_pb2.DeleteLogsRequest(kind=config_pb2.LOG_KIND_REQUEST, all=True)
     store.run(logquery.delete_logs, wipe)
     assert get(store).total.calls == 18
+
+
+def test_keys_alike_masked_stay_apart_and_calls_without_a_key_are_their_own_row(
+    make_store: Callable[..., Store],
+) -> None:
+    store = make_store()
+    rows = [log(T0 + i, "m", "t", "AIza...same", 200) for i in range(3)]
+    for row in rows[:2]:
+        row.key_id = "id-one"
+    rows[2].key_id = "id-two"
+    rows += [log(T0 + 10, "m", "t", "", 503), log(T0 + 11, "m", "t", "AIza...same", 429)]
+    rows[-1].key_id, rows[-1].attempts = "id-two", 3
+    store.write_logs(rows, [])
+    by_key = get(store).by_key
+    assert [(g.key_id, g.name, g.count.calls) for g in by_key] == [
+        ("id-one", "AIza...same", 2),
+        ("id-two", "AIza...same", 2),
+        ("", "", 1),
+    ]
+    total = get(store).total
+    assert (total.rate_limited, total.retried) == (1, 1)
+    one = store.run(
+        stats.get_stats,
+        config_pb2.GetStatsRequest(since_unix=T0, until_unix=T0 + DAY, key_id="id-two", bucket_seconds=HOUR),
+    )
+    assert (one.total.calls, one.total.rate_limited) == (2, 1)
+    assert [b.count.calls for b in one.series] == [2]

@@ -179,8 +179,8 @@ def test_an_error_text_that_echoes_the_key_is_logged_masked() -> None:
     trace.use(key)
     body = b'{"error": {"code": 400, "status": "INVALID_ARGUMENT", "message": "bad key %s"}}' % key.encode()
     outcome = Outcome(status=400, body=body)
-    error = to_error((0.0, trace.key, "m", outcome, b"", "r", "t", trace.secret))
-    assert error.message == "bad key AIza...09Qk" and "ECHOED" not in str(error)
+    error = to_error((0.0, trace.key, "m", outcome, b"", "r", "t", trace.secret, "kid"))
+    assert error.message == "bad key AIza...09Qk" and "ECHOED" not in str(error) and error.key_id == "kid"
 
 
 # ---- the disk spool: records that outlive an outage or the gateway itself

@@ -31,10 +31,14 @@ def conditions(model: LogModel, f: config_pb2.LogFilter) -> list[ColumnElement[b
         where.append(table.at >= at(f.since_unix))
     if f.until_unix:
         where.append(table.at < at(f.until_unix))
+    if f.model:
+        prefix = f.model.strip().removeprefix("models/")
+        exact = table.model == prefix
+        where.append(exact if f.model_exact else table.model.startswith(prefix, autoescape=True))
     for column, value in (
-        ("model", f.model),
         ("token_name", f.token_name),
         ("key_masked", f.key_masked),
+        ("key_id", f.key_id),
         ("request_id", f.request_id),
     ):
         if value:
@@ -73,6 +77,7 @@ def request_entry(row: RequestLog) -> config_pb2.RequestLogEntry:
         tokens_in=row.tokens_in,
         tokens_out=row.tokens_out,
         request_id=row.request_id,
+        key_id=row.key_id,
     )
     return config_pb2.RequestLogEntry(id=row.id, log=log)
 
@@ -88,6 +93,7 @@ def error_entry(row: ErrorLog, with_body: bool) -> config_pb2.ErrorLogEntry:
         request_body=scrub(row.request_body) if with_body else "",
         request_id=row.request_id,
         token_name=row.token_name,
+        key_id=row.key_id,
     )
     return config_pb2.ErrorLogEntry(id=row.id, log=log)
 

@@ -14,7 +14,7 @@ from gempool.common.scrub import scrub
 from gempool.config import tokenstore
 from gempool.config.models import ErrorLog, LogBatch, RequestLog, RequestStats, utcnow
 
-STATS_SUMS = ("calls", "success", "tokens_in", "tokens_out", "latency_seconds")
+STATS_SUMS = ("calls", "success", "tokens_in", "tokens_out", "latency_seconds", "rate_limited", "retried")
 
 
 def when(at_unix: float) -> datetime:
@@ -42,6 +42,7 @@ def request_row(log: config_pb2.RequestLog) -> dict[str, Any]:
         "tokens_in": log.tokens_in,
         "tokens_out": log.tokens_out,
         "request_id": log.request_id,
+        "key_id": log.key_id[:64],
     }
 
 
@@ -56,6 +57,7 @@ def error_row(log: config_pb2.ErrorLog) -> dict[str, object]:
         "request_body": scrub(log.request_body),
         "request_id": log.request_id,
         "token_name": log.token_name,
+        "key_id": log.key_id[:64],
     }
 
 
@@ -80,16 +82,17 @@ def last_used(rows: Sequence[dict[str, Any]]) -> dict[str, datetime]:
 
 
 def hourly_sums(rows: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
-    """The batch summed per (UTC hour, model, key, token), in key order (so replicas lock in order)."""
+    """The batch summed per (UTC hour, model, masked key, token, key_id), in key order (so replicas
+    lock in order)."""
     sums: dict[tuple[Any, ...], list[Any]] = {}
     for row in rows:
         hour = row["at"].replace(minute=0, second=0, microsecond=0)
-        total = sums.setdefault((hour, row["model"], row["key_masked"], row["token_name"]), [0, 0, 0, 0, 0.0])
-        for n, value in enumerate(
-            (1, row["status"] == 200, row["tokens_in"], row["tokens_out"], row["latency_seconds"])
-        ):
+        group = (hour, row["model"], row["key_masked"], row["token_name"], row["key_id"])
+        total = sums.setdefault(group, [0, 0, 0, 0, 0.0, 0, 0])
+        counted = (row["status"] == 200, row["tokens_in"], row["tokens_out"], row["latency_seconds"])
+        for n, value in enumerate((1, *counted, row["status"] == 429, row["attempts"] > 1)):
             total[n] += value
-    names = ("hour", "model", "key_masked", "token_name", *STATS_SUMS)
+    names = ("hour", "model", "key_masked", "token_name", "key_id", *STATS_SUMS)
     return [dict(zip(names, (*key, *total), strict=True)) for key, total in sorted(sums.items())]
 
 
@@ -97,7 +100,7 @@ def add_to_stats(session: Session, rows: Sequence[dict[str, Any]]) -> None:
     dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
     upsert = dialect.insert(RequestStats)
     upsert = upsert.on_conflict_do_update(
-        index_elements=["hour", "model", "key_masked", "token_name"],
+        index_elements=["hour", "model", "key_masked", "token_name", "key_id"],
         set_={name: getattr(RequestStats, name) + getattr(upsert.excluded, name) for name in STATS_SUMS},
     )
     session.execute(upsert, hourly_sums(rows))

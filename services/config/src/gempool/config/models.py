@@ -103,6 +103,7 @@ class RequestLog(Base):
         Index("ix_request_logs_model_at", "model", "at"),
         Index("ix_request_logs_token_at", "token_name", "at"),
         Index("ix_request_logs_key_at", "key_masked", "at"),
+        Index("ix_request_logs_key_id_at", "key_id", "at"),
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
@@ -111,6 +112,7 @@ class RequestLog(Base):
     model: Mapped[str] = mapped_column(String(128))
     dialect: Mapped[str] = mapped_column(String(32))
     key_masked: Mapped[str] = mapped_column(String(64))
+    key_id: Mapped[str] = mapped_column(String(64), default="", server_default="")
     attempts: Mapped[int] = mapped_column(Integer)
     status: Mapped[int] = mapped_column(Integer)
     latency_seconds: Mapped[float] = mapped_column(Float)
@@ -133,6 +135,7 @@ class ErrorLog(Base):
     request_body: Mapped[str] = mapped_column(Text)
     request_id: Mapped[str] = mapped_column(String(128))
     token_name: Mapped[str] = mapped_column(String(128), default="", server_default="")
+    key_id: Mapped[str] = mapped_column(String(64), default="", server_default="")
 
 
 class RequestStats(Base):
@@ -148,11 +151,15 @@ class RequestStats(Base):
     model: Mapped[str] = mapped_column(String(128), primary_key=True)
     key_masked: Mapped[str] = mapped_column(String(64), primary_key=True)
     token_name: Mapped[str] = mapped_column(String(128), primary_key=True)
+    # Two keys may share a masked form; the id keeps them apart ("" for rows from before 0005).
+    key_id: Mapped[str] = mapped_column(String(64), primary_key=True, default="", server_default="")
     calls: Mapped[int] = mapped_column(BigInteger)
     success: Mapped[int] = mapped_column(BigInteger)
     tokens_in: Mapped[int] = mapped_column(BigInteger)
     tokens_out: Mapped[int] = mapped_column(BigInteger)
     latency_seconds: Mapped[float] = mapped_column(Float)
+    rate_limited: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
+    retried: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
 
 
 class ClientTokenRow(Base):

@@ -21,10 +21,12 @@ from gempool.config.models import ErrorLog, RequestLog, RequestStats
 DEFAULT_TOP = 20
 HOUR = 3600
 WINDOWS = {"last_minute": 60, "last_hour": HOUR, "last_day": 86400}
-GROUPS = {"by_model": "model", "by_key": "key_masked", "by_token": "token_name"}
+GROUPS = {"by_model": "model", "by_token": "token_name"}
+EMPTY = [0, 0, 0, 0, 0.0, 0, 0]
 
-Sums = list[float]  # calls, success, tokens_in, tokens_out, latency seconds
-Key = Callable[[Any, Session], ColumnElement[Any]]  # (table, session) -> what to group by
+Sums = list[float]  # calls, success, tokens_in, tokens_out, latency seconds, 429s, retried
+# (table, session) -> what to group by: one column, or a tuple of them
+Key = Callable[[Any, Session], ColumnElement[Any] | tuple[ColumnElement[Any], ...]]
 
 
 class Part(NamedTuple):
@@ -58,9 +60,12 @@ def time_of(table: Any) -> Any:
 def sums_of(table: Any) -> list[ColumnElement[Any]]:
     if table is RequestStats:
         totals = [table.calls, table.success, table.tokens_in, table.tokens_out, table.latency_seconds]
+        totals += [table.rate_limited, table.retried]
         return [func.coalesce(func.sum(c), 0) for c in totals]
     ok = case((table.status == 200, 1), else_=0)
-    columns: list[Any] = [ok, table.tokens_in, table.tokens_out, table.latency_seconds]
+    limited = case((table.status == 429, 1), else_=0)
+    retried = case((table.attempts > 1, 1), else_=0)
+    columns: list[Any] = [ok, table.tokens_in, table.tokens_out, table.latency_seconds, limited, retried]
     return [func.count(), *(func.coalesce(func.sum(c), 0) for c in columns)]
 
 
@@ -72,23 +77,30 @@ def epoch(table: Any, session: Session) -> ColumnElement[Any]:
     return extract("epoch", column)
 
 
-def summed(session: Session, parts: list[Part], key: Key | None = None) -> dict[Any, Sums]:
-    """Sums per key (one key, None, without ``key``) over every part, merged."""
+def summed(session: Session, parts: list[Part], key: Key | None = None, key_id: str = "") -> dict[Any, Sums]:
+    """Sums per group (``key`` gives one or more columns; one group, None, without it) over every part,
+    merged; with ``key_id``, of that key's calls only."""
     out: dict[Any, Sums] = {}
     for part in parts:
         table, column = part.table, time_of(part.table)
-        group = key(table, session).label("k") if key else literal(None).label("k")
-        query = select(group, *sums_of(table)).where(column >= at(part.since), column < at(part.until))
-        for name, *values in session.execute(query.group_by(group) if key else query):
-            total = out.setdefault(name, [0, 0, 0, 0, 0.0])
+        grouped = key(table, session) if key else literal(None)
+        group = list(grouped) if isinstance(grouped, tuple) else [grouped]
+        query = select(*group, *sums_of(table)).where(column >= at(part.since), column < at(part.until))
+        if key_id:
+            query = query.where(table.key_id == key_id)
+        for row in session.execute(query.group_by(*group) if key else query):
+            name, values = tuple(row[: len(group)]) if len(group) > 1 else row[0], row[len(group) :]
+            total = out.setdefault(name, list(EMPTY))
             for n, value in enumerate(values):  # PostgreSQL sums bigints as numeric (Decimal)
                 total[n] += float(value or 0) if n == 4 else int(value or 0)
     return out
 
 
 def count(values: Sums | None) -> config_pb2.StatsCount:
-    calls, success, tokens_in, tokens_out, latency = values or [0, 0, 0, 0, 0.0]
+    calls, success, tokens_in, tokens_out, latency, limited, retried = values or EMPTY
     return config_pb2.StatsCount(
+        rate_limited=int(limited),
+        retried=int(retried),
         calls=int(calls),
         success=int(success),
         success_rate=success / calls if calls else 0.0,
@@ -98,14 +110,29 @@ def count(values: Sums | None) -> config_pb2.StatsCount:
     )
 
 
-def groups(session: Session, parts: list[Part], column: str, top: int) -> list[config_pb2.StatsGroup]:
-    found = summed(session, parts, lambda table, _: getattr(table, column))
+def groups(
+    session: Session, parts: list[Part], column: str, top: int, key_id: str = ""
+) -> list[config_pb2.StatsGroup]:
+    found = summed(session, parts, lambda table, _: getattr(table, column), key_id)
     ranked = sorted(found.items(), key=lambda item: (-item[1][0], item[0]))[:top]
     return [config_pb2.StatsGroup(name=name, count=count(values)) for name, values in ranked]
 
 
+def key_groups(
+    session: Session, parts: list[Part], top: int, key_id: str = ""
+) -> list[config_pb2.StatsGroup]:
+    """Per key: by key_id (two keys alike masked stay two rows); calls that got no key are one row
+    with both empty; rows older than key_id group by their mask."""
+    found = summed(session, parts, lambda table, _: (table.key_id, table.key_masked), key_id)
+    ranked = sorted(found.items(), key=lambda item: (-item[1][0], item[0]))[:top]
+    return [
+        config_pb2.StatsGroup(name=masked, key_id=kid, count=count(values))
+        for (kid, masked), values in ranked
+    ]
+
+
 def series(
-    session: Session, since: float, until: float, bucket: int, offset: int
+    session: Session, since: float, until: float, bucket: int, offset: int, key_id: str = ""
 ) -> list[config_pb2.StatsBucket]:
     """Buckets of ``bucket`` seconds aligned to local time (UTC + ``offset``)."""
     hourly = bucket % HOUR == 0 and offset % HOUR == 0  # hour rollups fit such buckets exactly
@@ -113,7 +140,7 @@ def series(
     def slot(table: Any, session: Session) -> ColumnElement[Any]:
         return func.floor((epoch(table, session) + offset) / bucket)
 
-    found = summed(session, split(since, until, hourly), slot)
+    found = summed(session, split(since, until, hourly), slot, key_id)
     return [
         config_pb2.StatsBucket(start_unix=int(s) * bucket - offset, count=count(found[s]))
         for s in sorted(found)
@@ -123,19 +150,23 @@ def series(
 def get_stats(session: Session, request: config_pb2.GetStatsRequest) -> config_pb2.GetStatsResponse:
     until = request.until_unix or time.time()
     parts = split(request.since_unix, until)
-    top = request.top or DEFAULT_TOP
+    top, kid = request.top or DEFAULT_TOP, request.key_id
     errors = select(func.count()).select_from(ErrorLog)
     errors = errors.where(ErrorLog.at >= at(request.since_unix), ErrorLog.at < at(until))
+    if kid:
+        errors = errors.where(ErrorLog.key_id == kid)
     response = config_pb2.GetStatsResponse(
-        total=count(summed(session, parts).get(None)), errors=session.scalar(errors) or 0
+        total=count(summed(session, parts, key_id=kid).get(None)), errors=session.scalar(errors) or 0
     )
     for field, column in GROUPS.items():
-        getattr(response, field).extend(groups(session, parts, column, top))
+        getattr(response, field).extend(groups(session, parts, column, top, kid))
+    response.by_key.extend(key_groups(session, parts, top, kid))
     for field, seconds in WINDOWS.items():
-        getattr(response, field).CopyFrom(count(summed(session, split(until - seconds, until)).get(None)))
+        recent = summed(session, split(until - seconds, until), key_id=kid).get(None)
+        getattr(response, field).CopyFrom(count(recent))
     if request.bucket_seconds > 0:
         buckets = series(
-            session, request.since_unix, until, request.bucket_seconds, request.tz_offset_seconds
+            session, request.since_unix, until, request.bucket_seconds, request.tz_offset_seconds, kid
         )
         response.series.extend(buckets)
     return response

@@ -21,9 +21,11 @@ BUCKETS = {"minute": 60, "hour": 3600, "day": 86400}
 class Filter(BaseModel):
     since: float | None = Field(None, description="Unix time, inclusive")
     until: float | None = Field(None, description="Unix time, exclusive")
-    model: str = ""
+    model: str = Field("", description="Model name or its beginning (gemini-2.5 finds gemini-2.5-pro)")
+    model_exact: bool = Field(False, description="The model must match whole")
     token: str = Field("", description="Token name")
     key: str = Field("", description="Masked key, as listed")
+    key_id: str = Field("", description="The key's id (keys alike masked stay apart)")
     status: int = Field(0, description="HTTP status; 0: any")
     failed: bool = Field(False, description="Only answers other than 200")
     error_code: str = Field("", description="Google's error status (error logs)")
@@ -34,8 +36,10 @@ class Filter(BaseModel):
             since_unix=self.since or 0,
             until_unix=self.until or 0,
             model=self.model,
+            model_exact=self.model_exact,
             token_name=self.token,
             key_masked=self.key,
+            key_id=self.key_id,
             status=self.status,
             failed_only=self.failed,
             error_code=self.error_code,
@@ -121,6 +125,7 @@ async def stats(
     until: float | None = Query(None, description="Unix time; default: now"),
     bucket: Literal["minute", "hour", "day"] | None = Query(None, description="Add a series in these steps"),
     top: int = Query(20, ge=1, le=1000),
+    key_id: str = Query("", description="Only this key's calls: its usage history"),
 ) -> dict[str, object]:
     """Buckets align to hours and days in the TIMEZONE setting."""
     end = until or time.time()
@@ -130,6 +135,7 @@ async def stats(
         bucket_seconds=BUCKETS[bucket] if bucket else 0,
         tz_offset_seconds=utc_offset(live_of(rt).settings.TIMEZONE, end),
         top=top,
+        key_id=key_id,
     )
     reply = await rpc(rt.config.GetStats(request, timeout=60))
     return plain(reply)

@@ -211,6 +211,7 @@ class LogShipper:
             first_byte,
             tail[-TAIL:],
             trace.request_id,
+            trace.tried[-1] if trace.tried else "",
         )
         self._append(self._requests, record, "request")
 
@@ -227,13 +228,15 @@ class LogShipper:
             trace.request_id,
             trace.caller.name,
             trace.secret,
+            trace.tried[-1] if trace.tried else "",
         )
         self._append(self._errors, record, "error")
 
     def cut(self, call: RequestFacts, trace: Trace, status: int, code: str, message: str) -> None:
         """Why a stream that began ended early (its request record holds ``status``)."""
         ended = Ended(status, code, message)
-        record = (time.time(), trace.key, call.model, ended, b"", trace.request_id, trace.caller.name, "")
+        kid = trace.tried[-1] if trace.tried else ""
+        record = (time.time(), trace.key, call.model, ended, b"", trace.request_id, trace.caller.name, "", kid)
         self._append(self._errors, record, "error")
 
     def _append(self, queue: "deque[tuple[Any, ...]]", record: tuple[Any, ...], kind: str) -> None:
@@ -372,7 +375,7 @@ class LogShipper:
 
 
 def to_request(record: tuple[Any, ...]) -> config_pb2.RequestLog:
-    at, token, model, dialect, key, attempts, status, latency, first_byte, tail, request_id = record
+    at, token, model, dialect, key, attempts, status, latency, first_byte, tail, request_id, kid = record
     tokens_in, tokens_out = usage(tail) if status == 200 else (0, 0)
     return config_pb2.RequestLog(
         at_unix=at,
@@ -387,11 +390,12 @@ def to_request(record: tuple[Any, ...]) -> config_pb2.RequestLog:
         tokens_in=tokens_in,
         tokens_out=tokens_out,
         request_id=request_id,
+        key_id=kid,
     )
 
 
 def to_error(record: tuple[Any, ...]) -> config_pb2.ErrorLog:
-    at, key, model, outcome, body, request_id, token, secret = record
+    at, key, model, outcome, body, request_id, token, secret, kid = record
     if isinstance(outcome, Ended):
         code, message = outcome.code, outcome.message
     elif outcome.status == 0:
@@ -414,4 +418,5 @@ def to_error(record: tuple[Any, ...]) -> config_pb2.ErrorLog:
         request_body=scrub(body.decode(errors="replace")),
         request_id=request_id,
         token_name=token,
+        key_id=kid,
     )

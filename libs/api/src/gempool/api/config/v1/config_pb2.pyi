@@ -612,6 +612,7 @@ class RequestLog(_message.Message):
     TOKENS_IN_FIELD_NUMBER: _builtins.int
     TOKENS_OUT_FIELD_NUMBER: _builtins.int
     REQUEST_ID_FIELD_NUMBER: _builtins.int
+    KEY_ID_FIELD_NUMBER: _builtins.int
     at_unix: _builtins.float
     token_name: _builtins.str
     model: _builtins.str
@@ -624,6 +625,8 @@ class RequestLog(_message.Message):
     tokens_in: _builtins.int
     tokens_out: _builtins.int
     request_id: _builtins.str
+    key_id: _builtins.str
+    """the key of the last attempt ("" when no key was leased): stats group by it"""
     def __init__(
         self,
         *,
@@ -639,10 +642,11 @@ class RequestLog(_message.Message):
         tokens_in: _builtins.int = ...,
         tokens_out: _builtins.int = ...,
         request_id: _builtins.str = ...,
+        key_id: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["at_unix", b"at_unix", "attempts", b"attempts", "dialect", b"dialect", "first_byte_seconds", b"first_byte_seconds", "key_masked", b"key_masked", "latency_seconds", b"latency_seconds", "model", b"model", "request_id", b"request_id", "status", b"status", "token_name", b"token_name", "tokens_in", b"tokens_in", "tokens_out", b"tokens_out"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["at_unix", b"at_unix", "attempts", b"attempts", "dialect", b"dialect", "first_byte_seconds", b"first_byte_seconds", "key_id", b"key_id", "key_masked", b"key_masked", "latency_seconds", b"latency_seconds", "model", b"model", "request_id", b"request_id", "status", b"status", "token_name", b"token_name", "tokens_in", b"tokens_in", "tokens_out", b"tokens_out"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -661,6 +665,7 @@ class ErrorLog(_message.Message):
     REQUEST_BODY_FIELD_NUMBER: _builtins.int
     REQUEST_ID_FIELD_NUMBER: _builtins.int
     TOKEN_NAME_FIELD_NUMBER: _builtins.int
+    KEY_ID_FIELD_NUMBER: _builtins.int
     at_unix: _builtins.float
     key_masked: _builtins.str
     model: _builtins.str
@@ -670,6 +675,7 @@ class ErrorLog(_message.Message):
     request_body: _builtins.str
     request_id: _builtins.str
     token_name: _builtins.str
+    key_id: _builtins.str
     def __init__(
         self,
         *,
@@ -682,10 +688,11 @@ class ErrorLog(_message.Message):
         request_body: _builtins.str = ...,
         request_id: _builtins.str = ...,
         token_name: _builtins.str = ...,
+        key_id: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["at_unix", b"at_unix", "error_code", b"error_code", "key_masked", b"key_masked", "message", b"message", "model", b"model", "request_body", b"request_body", "request_id", b"request_id", "status", b"status", "token_name", b"token_name"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["at_unix", b"at_unix", "error_code", b"error_code", "key_id", b"key_id", "key_masked", b"key_masked", "message", b"message", "model", b"model", "request_body", b"request_body", "request_id", b"request_id", "status", b"status", "token_name", b"token_name"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -1439,6 +1446,8 @@ class LogFilter(_message.Message):
     ERROR_CODE_FIELD_NUMBER: _builtins.int
     REQUEST_ID_FIELD_NUMBER: _builtins.int
     ID_FIELD_NUMBER: _builtins.int
+    KEY_ID_FIELD_NUMBER: _builtins.int
+    MODEL_EXACT_FIELD_NUMBER: _builtins.int
     since_unix: _builtins.float
     """0: no lower bound"""
     until_unix: _builtins.float
@@ -1455,6 +1464,9 @@ class LogFilter(_message.Message):
     request_id: _builtins.str
     id: _builtins.int
     """one record (detail view)"""
+    key_id: _builtins.str
+    model_exact: _builtins.bool
+    """model must match whole; otherwise it is a prefix (gemini-2.5 finds gemini-2.5-pro)"""
     def __init__(
         self,
         *,
@@ -1468,10 +1480,12 @@ class LogFilter(_message.Message):
         error_code: _builtins.str = ...,
         request_id: _builtins.str = ...,
         id: _builtins.int = ...,
+        key_id: _builtins.str = ...,
+        model_exact: _builtins.bool = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["error_code", b"error_code", "failed_only", b"failed_only", "id", b"id", "key_masked", b"key_masked", "model", b"model", "request_id", b"request_id", "since_unix", b"since_unix", "status", b"status", "token_name", b"token_name", "until_unix", b"until_unix"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["error_code", b"error_code", "failed_only", b"failed_only", "id", b"id", "key_id", b"key_id", "key_masked", b"key_masked", "model", b"model", "model_exact", b"model_exact", "request_id", b"request_id", "since_unix", b"since_unix", "status", b"status", "token_name", b"token_name", "until_unix", b"until_unix"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -1687,6 +1701,7 @@ class GetStatsRequest(_message.Message):
     BUCKET_SECONDS_FIELD_NUMBER: _builtins.int
     TZ_OFFSET_SECONDS_FIELD_NUMBER: _builtins.int
     TOP_FIELD_NUMBER: _builtins.int
+    KEY_ID_FIELD_NUMBER: _builtins.int
     since_unix: _builtins.float
     until_unix: _builtins.float
     """0: now"""
@@ -1696,6 +1711,8 @@ class GetStatsRequest(_message.Message):
     """align buckets to local hours and days"""
     top: _builtins.int
     """groups per dimension, most calls first (0: 20)"""
+    key_id: _builtins.str
+    """only this key's calls (a key's usage history)"""
     def __init__(
         self,
         *,
@@ -1704,10 +1721,11 @@ class GetStatsRequest(_message.Message):
         bucket_seconds: _builtins.int = ...,
         tz_offset_seconds: _builtins.int = ...,
         top: _builtins.int = ...,
+        key_id: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["bucket_seconds", b"bucket_seconds", "since_unix", b"since_unix", "top", b"top", "tz_offset_seconds", b"tz_offset_seconds", "until_unix", b"until_unix"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["bucket_seconds", b"bucket_seconds", "key_id", b"key_id", "since_unix", b"since_unix", "top", b"top", "tz_offset_seconds", b"tz_offset_seconds", "until_unix", b"until_unix"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -1723,6 +1741,8 @@ class StatsCount(_message.Message):
     TOKENS_IN_FIELD_NUMBER: _builtins.int
     TOKENS_OUT_FIELD_NUMBER: _builtins.int
     AVG_LATENCY_SECONDS_FIELD_NUMBER: _builtins.int
+    RATE_LIMITED_FIELD_NUMBER: _builtins.int
+    RETRIED_FIELD_NUMBER: _builtins.int
     calls: _builtins.int
     success: _builtins.int
     """status 200"""
@@ -1730,6 +1750,10 @@ class StatsCount(_message.Message):
     tokens_in: _builtins.int
     tokens_out: _builtins.int
     avg_latency_seconds: _builtins.float
+    rate_limited: _builtins.int
+    """answered 429"""
+    retried: _builtins.int
+    """needed more than one attempt"""
     def __init__(
         self,
         *,
@@ -1739,10 +1763,12 @@ class StatsCount(_message.Message):
         tokens_in: _builtins.int = ...,
         tokens_out: _builtins.int = ...,
         avg_latency_seconds: _builtins.float = ...,
+        rate_limited: _builtins.int = ...,
+        retried: _builtins.int = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["avg_latency_seconds", b"avg_latency_seconds", "calls", b"calls", "success", b"success", "success_rate", b"success_rate", "tokens_in", b"tokens_in", "tokens_out", b"tokens_out"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["avg_latency_seconds", b"avg_latency_seconds", "calls", b"calls", "rate_limited", b"rate_limited", "retried", b"retried", "success", b"success", "success_rate", b"success_rate", "tokens_in", b"tokens_in", "tokens_out", b"tokens_out"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -1777,7 +1803,11 @@ class StatsGroup(_message.Message):
 
     NAME_FIELD_NUMBER: _builtins.int
     COUNT_FIELD_NUMBER: _builtins.int
+    KEY_ID_FIELD_NUMBER: _builtins.int
     name: _builtins.str
+    """by_key: the masked key; "" for calls that never got a key"""
+    key_id: _builtins.str
+    """by_key only: keys that look alike masked stay apart"""
     @_builtins.property
     def count(self) -> Global___StatsCount: ...
     def __init__(
@@ -1785,10 +1815,11 @@ class StatsGroup(_message.Message):
         *,
         name: _builtins.str = ...,
         count: Global___StatsCount | None = ...,
+        key_id: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["count", b"count"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["count", b"count", "name", b"name"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["count", b"count", "key_id", b"key_id", "name", b"name"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
