@@ -110,3 +110,20 @@ async def test_a_token_can_be_bound_to_a_key_tag(start: Starter) -> None:
     assert kept.token.token.key_tag == "team-x-keys", "a field not sent stays"
     assert cleared.token.token.key_tag == ""
     assert next(t for t in snapshot.tokens if t.name == "team-x").key_tag == ""
+
+
+async def test_tokens_added_to_allowed_tokens_later_are_listed_and_editable(start: Starter) -> None:
+    async with start(env=ENV) as stub:
+        await stub.UpdateSettings(
+            config_pb2.UpdateSettingsRequest(
+                values={"ALLOWED_TOKENS": json.dumps(["team-a-token", "team-b-token", "late-token"])},
+                actor="al",
+            )
+        )
+        listed = (await stub.ListTokens(config_pb2.ListTokensRequest())).tokens
+        late = next(r for r in listed if r.token.digest == sha("late-token"))
+        renamed = await stub.UpdateToken(config_pb2.UpdateTokenRequest(id=late.token.id, name="team-late"))
+        snapshot = (await stub.GetSettings(config_pb2.GetSettingsRequest())).snapshot
+    assert [r.token.name for r in listed] == ["allowed-token-1", "allowed-token-2", "allowed-token-3"]
+    assert late.hint == "***(10)" and renamed.token.token.name == "team-late"
+    assert "team-late" in {t.name for t in snapshot.tokens}

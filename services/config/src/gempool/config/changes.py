@@ -5,8 +5,9 @@ from collections.abc import Mapping
 
 from sqlalchemy.orm import Session
 
+from gempool.common.digests import shown
 from gempool.common.live import LiveSettings, SettingError, validate
-from gempool.config import sessions
+from gempool.config import sessions, tokenstore
 from gempool.config.revisions import bump, current_values, stored_values, write_setting
 
 Errors = dict[str, str]
@@ -32,12 +33,13 @@ def validate_changes(current: Mapping[str, str], changes: Mapping[str, object]) 
 
 
 def apply_changes(
-    session: Session, changes: Mapping[str, object], actor: str, source: str
+    session: Session, changes: Mapping[str, object], actor: str, source: str, adopt: bool = True
 ) -> tuple[Errors, list[str]]:
     """Validate and write ``changes`` in the caller's transaction: (errors, names changed).
 
     The caller commits when something changed and nothing was wrong. A new AUTH_TOKEN ends every
-    admin session.
+    admin session. New ALLOWED_TOKENS entries get token records (unless ``adopt`` is False: an
+    import adopts after its own token records are in).
     """
     bump(session, settings=True)  # first: serialises concurrent updates on the row lock
     current = current_values(stored_values(session))
@@ -50,4 +52,10 @@ def apply_changes(
         write_setting(session, name, wire[name], source=source, actor=actor)
     if "AUTH_TOKEN" in changed:
         sessions.remove_all(session)
+    if (
+        adopt
+        and "ALLOWED_TOKENS" in changed
+        and tokenstore.adopt(session, [(d, shown(d)) for d in json.loads(wire["ALLOWED_TOKENS"])])
+    ):
+        bump(session, tokens=True)
     return {}, changed

@@ -113,7 +113,7 @@ def report_env_differences(session: Session, stored: Mapping[str, str], env: Map
 
 
 def seed_tokens(session: Session, env: Mapping[str, str]) -> None:
-    """Token records for the ALLOWED_TOKENS stored, while there are no token records at all.
+    """Token records for the ALLOWED_TOKENS stored that have none yet.
 
     The settings hold digests; the environment's plaintext, where it is at hand, gives each record
     its hint (as a created token's)."""
@@ -123,7 +123,7 @@ def seed_tokens(session: Session, env: Mapping[str, str]) -> None:
     except ValueError:
         plain = []
     hints = {digest_of(t): mask(t) for t in plain if isinstance(t, str) and t}
-    if added := tokenstore.seed_from(session, [(d, hints.get(d) or shown(d)) for d in listed]):
+    if added := tokenstore.adopt(session, [(d, hints.get(d) or shown(d)) for d in listed]):
         bump(session, tokens=True)
         log.info("seeded token records from ALLOWED_TOKENS", extra={"tokens": added})
 

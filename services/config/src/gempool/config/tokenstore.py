@@ -6,7 +6,7 @@ import secrets
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
 
 from gempool.api.config.v1 import config_pb2
@@ -143,20 +143,25 @@ def remove(session: Session, token_id: int) -> str | None:
     return session.scalar(query)
 
 
-def seed_from(session: Session, listed: Sequence[tuple[str, str]]) -> int:
-    """Records for ALLOWED_TOKENS, ``(stored digest, hint)`` each, when no token record exists yet
-    (first start, or a 0001 database)."""
-    if session.scalar(select(func.count()).select_from(ClientTokenRow)):
-        return 0
-    seen: set[str] = set()
+def adopt(session: Session, listed: Sequence[tuple[str, str]]) -> int:
+    """A record (named allowed-token-N) for each ALLOWED_TOKENS entry, ``(stored value, hint)``, that
+    has none, so every token that works is listed under Tokens and can be renamed, limited or
+    disabled there."""
+    known = set(session.scalars(select(ClientTokenRow.digest)))
+    names = set(session.scalars(select(ClientTokenRow.name)))
+    added, n = 0, 0
     for stored, hint in listed:
         hexdigest = digest_bytes(stored).hex() if stored else ""
-        if not hexdigest or hexdigest in seen:
+        if not hexdigest or hexdigest in known:
             continue
-        seen.add(hexdigest)
+        known.add(hexdigest)
+        n += 1
+        while SEED_NAME.format(n=n) in names:
+            n += 1
+        names.add(SEED_NAME.format(n=n))
         session.add(
             ClientTokenRow(
-                name=SEED_NAME.format(n=len(seen)),
+                name=SEED_NAME.format(n=n),
                 digest=hexdigest,
                 hint=hint,
                 enabled=True,
@@ -165,8 +170,9 @@ def seed_from(session: Session, listed: Sequence[tuple[str, str]]) -> int:
                 key_tag="",
             )
         )
+        added += 1
     session.flush()
-    return len(seen)
+    return added
 
 
 def touch(session: Session, last_used: Mapping[str, datetime]) -> None:

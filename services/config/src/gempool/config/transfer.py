@@ -14,11 +14,12 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from gempool.api.config.v1 import config_pb2
+from gempool.common.digests import shown
 from gempool.common.keys import key_id
 from gempool.config import keystore, tokenstore
 from gempool.config.changes import Errors, apply_changes
 from gempool.config.models import ApiKey, ClientTokenRow
-from gempool.config.revisions import bump, current_values, stored_values
+from gempool.config.revisions import bump, current_settings, current_values, stored_values
 
 FORMAT, VERSION = "gempool-export", 1
 KINDS, STATUSES = {"free", "paid", "vertex"}, {"active", "retired", "disabled"}
@@ -118,14 +119,17 @@ def import_document(session: Session, document: bytes, actor: str) -> config_pb2
     data, errors = parse(document)
     if errors:
         return response_with(errors)
-    errors, changed = apply_changes(session, data.get("settings", {}), actor, "import")
+    errors, changed = apply_changes(session, data.get("settings", {}), actor, "import", adopt=False)
     if errors:
         return response_with(errors)
     keys_added, keys_updated = import_keys(session, data.get("keys", []))
     tokens_added, tokens_updated, errors = import_tokens(session, data.get("tokens", []))
     if errors:
         return response_with(errors)
-    bump(session, keys=bool(keys_added or keys_updated), tokens=bool(tokens_added or tokens_updated))
+    listed = current_settings(session).ALLOWED_TOKENS
+    adopted = tokenstore.adopt(session, [(d, shown(d)) for d in listed])
+    tokens_changed = bool(tokens_added or tokens_updated or adopted)
+    bump(session, keys=bool(keys_added or keys_updated), tokens=tokens_changed)
     return config_pb2.ImportDataResponse(
         settings_changed=len(changed),
         keys_added=keys_added,
