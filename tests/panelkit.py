@@ -56,15 +56,32 @@ class Shots:
         return path
 
 
-def new_page(browser: Browser, base_url: str, *, locale: str = "en-US", width: int = 1280) -> Page:
-    """A fresh browser context (its own cookies) with one page on the panel."""
+def new_page(
+    browser: Browser, base_url: str, *, locale: str = "en-US", width: int = 1280, dark: bool = False
+) -> Page:
+    """A fresh browser context (its own cookies) with one page on the panel. Script errors on the
+    page are collected in ``page.errors`` (see ``no_script_errors``)."""
     context = browser.new_context(
-        base_url=base_url, locale=locale, viewport={"width": width, "height": 900}, timezone_id="UTC"
+        base_url=base_url,
+        locale=locale,
+        viewport={"width": width, "height": 900},
+        timezone_id="UTC",
+        color_scheme="dark" if dark else "light",
     )
-    context.set_default_timeout(15_000)
+    context.set_default_timeout(10_000)
     page = context.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    page.on("console", lambda msg: errors.append(msg.text) if msg.type == "error" else None)
+    page.errors = errors  # type: ignore[attr-defined]
     page.goto("/admin")
     return page
+
+
+def script_errors(page: Page) -> list[str]:
+    """What the page's scripts threw or logged as errors (a 401 before sign-in is expected)."""
+    errors: list[str] = page.errors  # type: ignore[attr-defined]
+    return [e for e in errors if "401" not in e]
 
 
 def sign_in(page: Page, token: str = ADMIN) -> None:

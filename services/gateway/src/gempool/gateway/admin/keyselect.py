@@ -31,7 +31,7 @@ class KeyFilter(BaseModel):
 
     state: State | None = None
     pool: Kind | None = None
-    q: str = Field("", description="Text in the visible part of the key, a tag, the reason")
+    q: str = Field(default="", description="Text in the visible part of the key, a tag, the reason")
     tag: str = ""
 
     def request(self, page_token: str = "") -> kp.ListKeysRequest:

@@ -21,11 +21,11 @@ HEADERS = {
     "referrer-policy": "no-referrer",
     "cache-control": "no-store",
 }
-FILES = {
-    "index.html": "text/html; charset=utf-8",
-    "app.js": "text/javascript; charset=utf-8",
-    "app.css": "text/css; charset=utf-8",
-}
+JS = "text/javascript; charset=utf-8"
+SCRIPTS = ("i18n.js", "charts.js", "app.js", "overview.js", "settings.js", "keys.js", "tokens.js", "logs.js")
+FILES = {"index.html": "text/html; charset=utf-8", "app.css": "text/css; charset=utf-8"} | dict.fromkeys(
+    SCRIPTS, JS
+)
 
 
 @cache
@@ -45,12 +45,10 @@ def router() -> APIRouter:
     async def page() -> Response:
         return static("index.html")
 
-    @panel.get("/admin/app.js")
-    async def script() -> Response:
-        return static("app.js")
-
-    @panel.get("/admin/app.css")
-    async def style() -> Response:
-        return static("app.css")
+    @panel.get("/admin/{name}")
+    async def asset(name: str) -> Response:
+        if name not in FILES or name == "index.html":
+            return Response("Not Found", status_code=404, headers=HEADERS)
+        return static(name)
 
     return panel

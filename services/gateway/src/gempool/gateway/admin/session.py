@@ -19,6 +19,7 @@ class Login(BaseModel):
 class SessionOut(BaseModel):
     via: str = Field(description="session (cookie) or bearer (the admin token itself)")
     expires_at: float | None = Field(description="Unix time the session ends (sessions only).")
+    timezone: str = Field("", description="The TIMEZONE setting: the panel shows times in it.")
 
 
 def secure(request: Request) -> bool:
@@ -62,5 +63,6 @@ async def logout(request: Request, rt: Rt) -> Response:
 
 
 @router.get("/session", response_model=SessionOut, summary="How this request is authenticated")
-async def whoami(admin: AdminUser) -> SessionOut:
-    return SessionOut(via=admin.via, expires_at=admin.expires_at or None)
+async def whoami(admin: AdminUser, rt: Rt) -> SessionOut:
+    timezone = live_of(rt).settings.TIMEZONE
+    return SessionOut(via=admin.via, expires_at=admin.expires_at or None, timezone=timezone)

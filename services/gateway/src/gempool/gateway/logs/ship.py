@@ -194,6 +194,10 @@ class LogShipper:
         waiting = len(pending.requests) + len(pending.errors) if pending is not None else 0
         return len(self._requests) + len(self._errors) + waiting
 
+    def down_for(self) -> float:
+        """Seconds since log shipping to the config service last failed (0: it is working)."""
+        return time.monotonic() - self._down_since if self._down else 0.0
+
     # ---- the request path: append and return
 
     def request(
