@@ -6,7 +6,8 @@ UV ?= $(shell command -v uv 2>/dev/null || echo $(HOME)/.local/bin/uv)
 .PHONY: run test lint stubs bench setup images
 
 # promtool (Debian's prometheus package) tests deploy/prometheus/rules.yml; installed when missing,
-# by apt-get as root (CI and these machines run as root; elsewhere install it yourself).
+# by apt-get as root (CI and these machines run as root; elsewhere install it yourself). chromium
+# (and a CJK font) likewise, for the admin panel's browser tests.
 setup:
 	@command -v uv >/dev/null 2>&1 || python3 -m pip install --user --quiet uv || python3 -m pip install --quiet --break-system-packages uv
 	@$(UV) sync --frozen --quiet

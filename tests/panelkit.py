@@ -49,10 +49,10 @@ class Shots:
         folder.mkdir(parents=True)
         self.folder, self.count = folder, 0
 
-    def __call__(self, page: Page, step: str) -> Path:
+    def __call__(self, page: Page, step: str, *, full: bool = True) -> Path:
         self.count += 1
         path = self.folder / f"{self.count:02d}-{re.sub(r'[^a-z0-9]+', '-', step.lower())}.png"
-        page.screenshot(path=str(path), full_page=True)
+        page.screenshot(path=str(path), full_page=full)
         return path
 
 

@@ -79,7 +79,9 @@ def test_added_keys_are_listed_at_once_and_found_by_search(page: Page, shots: Sh
     page.click("a[data-tab=keys]")
     expect(page.locator("#keys-page")).to_have_text("1–2 of 2")
     page.click("#tab-keys summary")
-    page.fill("#keys-text", "ok-panel-key-0001\nok-panel-key-0002\ninvalid-panel-key-0003\nleaked-panel-key-0004")
+    page.fill(
+        "#keys-text", "ok-panel-key-0001\nok-panel-key-0002\ninvalid-panel-key-0003\nleaked-panel-key-0004"
+    )
     page.fill("#keys-add-tags", "batch-1")
     page.click("#keys-add button[type=submit]")
     expect(page.locator("#keys-add-result")).to_contain_text("4 added")

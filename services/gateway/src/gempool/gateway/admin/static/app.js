@@ -112,6 +112,29 @@ function timeFormat(options) {
   }
 }
 
+// Seconds east of UTC in the TIMEZONE setting at a moment.
+function zoneOffset(unix) {
+  const options = { year: "numeric", month: "2-digit", day: "2-digit", hour: "2-digit", minute: "2-digit", second: "2-digit" };
+  let format;
+  try {
+    format = new Intl.DateTimeFormat("en-US", { ...options, hourCycle: "h23", timeZone: panelState.timezone || undefined });
+  } catch (err) {
+    format = new Intl.DateTimeFormat("en-US", { ...options, hourCycle: "h23" });
+  }
+  const parts = Object.fromEntries(format.formatToParts(new Date(unix * 1000)).map((p) => [p.type, Number(p.value)]));
+  const wall = Date.UTC(parts.year, parts.month - 1, parts.day, parts.hour, parts.minute, parts.second) / 1000;
+  return wall - Math.floor(unix);
+}
+
+// A datetime-local value ("2026-01-31T09:30") read as a wall time in TIMEZONE, as Unix seconds.
+function zonedUnix(value) {
+  const [date, time] = value.split("T");
+  const [year, month, dayOfMonth] = date.split("-").map(Number);
+  const [hour, minute] = time.split(":").map(Number);
+  const wall = Date.UTC(year, month - 1, dayOfMonth, hour, minute) / 1000;
+  return wall - zoneOffset(wall - zoneOffset(wall));
+}
+
 function when(unix) {
   if (!unix) return "";
   return timeFormat({ dateStyle: "medium", timeStyle: "medium" }).format(new Date(unix * 1000));

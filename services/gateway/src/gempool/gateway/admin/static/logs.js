@@ -27,8 +27,8 @@ const COLUMNS = {
 let logsBefore = 0;
 let autoTimer = 0;
 
-// datetime-local holds the browser's local time; the API wants Unix seconds.
-const unixOf = (input) => (input.value ? String(new Date(input.value).getTime() / 1000) : "");
+// The From / To fields are wall times in the TIMEZONE setting, like every time the panel shows.
+const unixOf = (input) => (input.value ? String(zonedUnix(input.value)) : "");
 
 function logParams() {
   const params = new URLSearchParams({ page_size: "50" });
@@ -65,7 +65,10 @@ async function loadLogs(more = false) {
   logsBefore = data.next_before_id || 0;
   $("#logs-older").disabled = !data.next_before_id;
 }
-loaders.logs = () => loadLogs();
+loaders.logs = () => {
+  $("#logs-zone").textContent = `(${panelState.timezone || "UTC"})`;
+  return loadLogs();
+};
 
 // A body as the client sent it, indented when it is JSON.
 function pretty(text) {
