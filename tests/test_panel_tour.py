@@ -11,7 +11,7 @@ from zoneinfo import ZoneInfo
 
 import httpx
 import pytest
-from playwright.sync_api import Browser, Page, expect
+from playwright.sync_api import Browser, Dialog, Page, expect
 
 from gempool.common.devstack import Stack
 from gempool.fakegemini.server import Running
@@ -76,7 +76,7 @@ def test_settings_search_change_and_rollback(page: Page, shots: Shots) -> None:
     shots(page, "setting saved")
     page.locator("#setting-MAX_RETRIES button", has_text="History").click()
     restore = page.locator("#setting-MAX_RETRIES .history tr", has_text=f"{before}").last
-    page.on("dialog", lambda dialog: dialog.accept())
+    page.once("dialog", lambda dialog: dialog.accept())
     restore.locator("button").click()
     expect(page.locator("#flash")).to_contain_text("MAX_RETRIES restored")
     page.fill("#settings-search", "max_retries")
@@ -149,7 +149,12 @@ def test_export_then_import_says_what_it_did(page: Page, shots: Shots, tmp_path:
     download.value.save_as(saved)
     assert json.loads(saved.read_text())["format"] == "gempool-export"
     messages: list[str] = []
-    page.once("dialog", lambda dialog: (messages.append(dialog.message), dialog.accept()))
+
+    def accept(dialog: Dialog) -> None:
+        messages.append(dialog.message)
+        dialog.accept()
+
+    page.once("dialog", accept)
     page.set_input_files("#import-file", str(saved))
     page.click("#import-form button[type=submit]")
     expect(page.locator("#import-result")).to_contain_text("Imported: 0 setting(s) changed")

@@ -7,7 +7,10 @@ NOW = 1_800_000_000.0
 
 
 def key(
-    n: int, state: int = kp.KEY_STATE_ACTIVE, cooling: tuple[str, ...] = (), retired_at: float = 0
+    n: int,
+    state: kp.KeyState.ValueType = kp.KEY_STATE_ACTIVE,
+    cooling: tuple[str, ...] = (),
+    retired_at: float = 0,
 ) -> kp.KeyInfo:
     cooldowns = [kp.Cooldown(model=m, until_unix=NOW + 60 + n, reason="rate limited") for m in cooling]
     return kp.KeyInfo(key_id=f"k{n}", state=state, cooldowns=cooldowns, retired_at_unix=retired_at)

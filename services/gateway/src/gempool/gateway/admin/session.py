@@ -19,7 +19,7 @@ class Login(BaseModel):
 class SessionOut(BaseModel):
     via: str = Field(description="session (cookie) or bearer (the admin token itself)")
     expires_at: float | None = Field(description="Unix time the session ends (sessions only).")
-    timezone: str = Field("", description="The TIMEZONE setting: the panel shows times in it.")
+    timezone: str = Field(default="", description="The TIMEZONE setting: the panel shows times in it.")
 
 
 def secure(request: Request) -> bool:
