@@ -124,6 +124,13 @@ async def test_tokens_added_to_allowed_tokens_later_are_listed_and_editable(star
         late = next(r for r in listed if r.token.digest == sha("late-token"))
         renamed = await stub.UpdateToken(config_pb2.UpdateTokenRequest(id=late.token.id, name="team-late"))
         snapshot = (await stub.GetSettings(config_pb2.GetSettingsRequest())).snapshot
+        await stub.UpdateSettings(
+            config_pb2.UpdateSettingsRequest(
+                values={"ALLOWED_TOKENS": json.dumps(["team-a-token"])}, actor="al"
+            )
+        )
+        after = (await stub.ListTokens(config_pb2.ListTokensRequest())).tokens
     assert [r.token.name for r in listed] == ["allowed-token-1", "allowed-token-2", "allowed-token-3"]
+    assert [r.token.name for r in after] == ["allowed-token-1"], "a secret taken out no longer lets anyone in"
     assert late.hint == "***(10)" and renamed.token.token.name == "team-late"
     assert "team-late" in {t.name for t in snapshot.tokens}

@@ -5,7 +5,8 @@ from collections.abc import Mapping
 
 from sqlalchemy.orm import Session
 
-from gempool.common.digests import shown
+from gempool.common.digests import digest_bytes, is_digest, shown
+from gempool.common.keys import mask
 from gempool.common.live import LiveSettings, SettingError, validate
 from gempool.config import sessions, tokenstore
 from gempool.config.revisions import bump, current_values, stored_values, write_setting
@@ -38,8 +39,8 @@ def apply_changes(
     """Validate and write ``changes`` in the caller's transaction: (errors, names changed).
 
     The caller commits when something changed and nothing was wrong. A new AUTH_TOKEN ends every
-    admin session. New ALLOWED_TOKENS entries get token records (unless ``adopt`` is False: an
-    import adopts after its own token records are in).
+    admin session. Token records follow ALLOWED_TOKENS (an import adopts new entries only after its
+    own token records are in: ``adopt`` False).
     """
     bump(session, settings=True)  # first: serialises concurrent updates on the row lock
     current = current_values(stored_values(session))
@@ -52,10 +53,28 @@ def apply_changes(
         write_setting(session, name, wire[name], source=source, actor=actor)
     if "AUTH_TOKEN" in changed:
         sessions.remove_all(session)
-    if (
-        adopt
-        and "ALLOWED_TOKENS" in changed
-        and tokenstore.adopt(session, [(d, shown(d)) for d in json.loads(wire["ALLOWED_TOKENS"])])
-    ):
-        bump(session, tokens=True)
+    if "ALLOWED_TOKENS" in changed:
+        old, new = json.loads(current["ALLOWED_TOKENS"]), json.loads(wire["ALLOWED_TOKENS"])
+        sent = changes["ALLOWED_TOKENS"]
+        plain = [t for t in sent if isinstance(t, str)] if isinstance(sent, list) else []
+        if follow_allowed_tokens(session, old, new, adopt, plain):
+            bump(session, tokens=True)
     return {}, changed
+
+
+def follow_allowed_tokens(
+    session: Session, old: list[str], new: list[str], adopt: bool, plain: list[str]
+) -> bool:
+    """Token records follow ALLOWED_TOKENS: a token taken out loses its record (else it would still
+    let its team in), one put in gets one (unless ``adopt`` is False), its hint masked from the
+    plaintext sent (``plain``) when there is one. Whether any record changed."""
+
+    def hexes(values: list[str]) -> set[str]:
+        return {digest_bytes(v).hex() for v in values if v}
+
+    forgot = tokenstore.forget(session, hexes(old) - hexes(new))
+    if not adopt:
+        return bool(forgot)
+    hints = {digest_bytes(t).hex(): mask(t) for t in plain if t and not is_digest(t)}
+    listed = [(d, hints.get(digest_bytes(d).hex()) or shown(d)) for d in new if d]
+    return bool(forgot + tokenstore.adopt(session, listed))

@@ -175,6 +175,15 @@ def adopt(session: Session, listed: Sequence[tuple[str, str]]) -> int:
     return added
 
 
+def forget(session: Session, digests: Iterable[str]) -> int:
+    """Delete the records of these secrets' digests; how many went."""
+    gone = sorted(digests)
+    if not gone:
+        return 0
+    query = delete(ClientTokenRow).where(ClientTokenRow.digest.in_(gone)).returning(ClientTokenRow.id)
+    return len(session.scalars(query).all())
+
+
 def touch(session: Session, last_used: Mapping[str, datetime]) -> None:
     """Move ``last_used_at`` forward for tokens named in a log batch."""
     rows = ClientTokenRow
