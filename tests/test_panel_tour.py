@@ -85,6 +85,21 @@ def test_settings_search_change_and_rollback(page: Page, shots: Shots) -> None:
     page.fill("#settings-search", "")
 
 
+def test_every_notice_is_listed_at_the_top_of_settings(page: Page, stack: Stack, shots: Shots) -> None:
+    bearer = {"authorization": f"Bearer {ADMIN}"}
+    url = f"{stack.gateway_url}/api/admin/settings"
+    assert httpx.patch(url, headers=bearer, json={"values": {"TIME_OUT": 5}}).status_code == 200
+    page.click("#settings-reload")
+    notice = page.locator("#settings-notices li", has_text="TIME_OUT")
+    expect(notice).to_be_visible()
+    notice.locator("a").click()
+    expect(page.locator("#setting-TIME_OUT input")).to_be_focused()
+    shots(page, "notices at the top of settings", full=False)
+    assert httpx.patch(url, headers=bearer, json={"values": {"TIME_OUT": 300}}).status_code == 200
+    page.click("#settings-reload")
+    expect(page.locator("#settings-notices li", has_text="TIME_OUT")).to_have_count(0)
+
+
 def test_tokens_from_allowed_tokens_are_listed_created_edited_disabled(page: Page, shots: Shots) -> None:
     page.click("a[data-tab=tokens]")
     expect(page.locator("#tokens-table tbody tr", has_text="allowed-token-1")).to_contain_text("team...oken")

@@ -249,6 +249,7 @@ const ZH = {
   "Key id": "密钥 ID",
   "First byte s": "首字节（秒）",
   "Request id": "请求 ID",
+  "Tokens used": "Token 用量",
   "Error log {id}": "错误日志 {id}",
   "Request log {id}": "请求日志 {id}",
   // ZH_END

@@ -195,6 +195,7 @@ async function keyHistory(key) {
 for (const button of $$("[data-bulk]")) {
   button.addEventListener("click", () => {
     const chosen = selection();
+    if (!howMany(chosen)) return flash(t("Select keys first."), true); // none picked is not "every retired key"
     keyAction(button.dataset.bulk, chosen, howMany(chosen));
   });
 }

@@ -47,7 +47,7 @@ function keyTable(counts) {
 }
 
 function topTable(title, rows) {
-  const head = [t("Name"), t("Calls"), t("Tokens")];
+  const head = [t("Name"), t("Calls"), t("Tokens used")];
   return el(
     "div",
     { class: "group" },
