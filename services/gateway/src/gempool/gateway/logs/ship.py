@@ -240,7 +240,8 @@ class LogShipper:
         """Why a stream that began ended early (its request record holds ``status``)."""
         ended = Ended(status, code, message)
         kid = trace.tried[-1] if trace.tried else ""
-        record = (time.time(), trace.key, call.model, ended, b"", trace.request_id, trace.caller.name, "", kid)
+        caller = trace.caller.name
+        record = (time.time(), trace.key, call.model, ended, b"", trace.request_id, caller, "", kid)
         self._append(self._errors, record, "error")
 
     def _append(self, queue: "deque[tuple[Any, ...]]", record: tuple[Any, ...], kind: str) -> None:
