@@ -199,6 +199,12 @@ async def test_key_writes_answer_the_revision_that_holds_them_and_tags_change(st
         disabled = await stub.SetKeyStatus(
             config_pb2.SetKeyStatusRequest(key_id=ids[0], status=config_pb2.KEY_STATUS_DISABLED)
         )
+        bulk = await stub.SetKeysStatus(
+            config_pb2.SetKeysStatusRequest(
+                key_ids=[*ids, "nope"], status=config_pb2.KEY_STATUS_RETIRED, reason="r"
+            )
+        )
+        statuses = {k.key_id: k.status for k in (await stub.ListKeys(config_pb2.ListKeysRequest())).keys}
         removed = await stub.RemoveKeys(config_pb2.RemoveKeysRequest(key_ids=[ids[2]]))
         listed = {k.key_id: list(k.tags) for k in (await stub.ListKeys(config_pb2.ListKeysRequest())).keys}
         with pytest.raises(grpc.aio.AioRpcError) as refused:
@@ -209,7 +215,9 @@ async def test_key_writes_answer_the_revision_that_holds_them_and_tags_change(st
         tagged.keys_revision + 1,
         tagged.keys_revision + 2,
     )
-    assert removed.keys_revision == disabled.keys_revision + 1
+    assert list(bulk.missing) == ["nope"] and bulk.keys_revision == disabled.keys_revision + 1
+    assert set(statuses.values()) == {config_pb2.KEY_STATUS_RETIRED}, "many keys, one revision"
+    assert removed.keys_revision == bulk.keys_revision + 1
     assert listed == {ids[0]: ["team-a", "new"], ids[1]: ["team-a", "new"]}
     assert refused.value.code() == grpc.StatusCode.INVALID_ARGUMENT
 

@@ -116,6 +116,20 @@ def set_status(session: Session, kid: str, status: str, reason: str) -> bool:
     return session.execute(query).first() is not None
 
 
+def set_many_status(session: Session, ids: Sequence[str], status: str, reason: str) -> set[str]:
+    """The key_ids found and changed."""
+    found: set[str] = set()
+    for part in chunks(sorted(set(ids))):
+        query = (
+            update(ApiKey)
+            .where(ApiKey.key_id.in_(part))
+            .values(status=status, reason=reason, changed_at=utcnow())
+            .returning(ApiKey.key_id)
+        )
+        found.update(session.scalars(query).all())
+    return found
+
+
 def all_key_ids(session: Session) -> set[str]:
     return set(session.scalars(select(ApiKey.key_id)))
 

@@ -98,6 +98,20 @@ class ConfigServicer(AdminRpcs, config_pb2_grpc.ConfigServiceServicer):
             await self.hub.refresh()
         return config_pb2.SetKeyStatusResponse(found=found, keys_revision=self.hub.current.keys_revision)
 
+    async def SetKeysStatus(
+        self, request: config_pb2.SetKeysStatusRequest, context: Context
+    ) -> config_pb2.SetKeysStatusResponse:
+        if request.status not in STATUS_TO_DB:
+            await context.abort(
+                grpc.StatusCode.INVALID_ARGUMENT, "status must be ACTIVE, RETIRED or DISABLED"
+            )
+        ids, status = list(request.key_ids), STATUS_TO_DB[request.status]
+        missing = await asyncio.to_thread(self.store.set_keys_status, ids, status, request.reason[:500])
+        log.info("keys status set", extra={"keys": len(ids) - len(missing), "status": status})
+        if len(missing) < len(ids):
+            await self.hub.refresh()
+        return config_pb2.SetKeysStatusResponse(missing=missing, keys_revision=self.hub.current.keys_revision)
+
     async def TagKeys(
         self, request: config_pb2.TagKeysRequest, context: Context
     ) -> config_pb2.TagKeysResponse:

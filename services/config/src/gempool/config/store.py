@@ -141,6 +141,14 @@ class Store:
                 bump(session, keys=True)
         return found
 
+    def set_keys_status(self, key_ids: list[str], status: str, reason: str) -> list[str]:
+        """Change many keys in one transaction; returns the ids not found."""
+        with self._transaction() as session:
+            found = keystore.set_many_status(session, key_ids, status, reason)
+            if found:
+                bump(session, keys=True)
+        return [k for k in key_ids if k not in found]
+
     def tag_keys(self, ids: list[str], add: list[str], remove: list[str]) -> int:
         with self._transaction() as session:
             changed = keystore.tag_keys(session, ids, add, remove)

@@ -70,6 +70,11 @@ class ConfigServiceStub:
                 request_serializer=gempool_dot_api_dot_config_dot_v1_dot_config__pb2.SetKeyStatusRequest.SerializeToString,
                 response_deserializer=gempool_dot_api_dot_config_dot_v1_dot_config__pb2.SetKeyStatusResponse.FromString,
                 _registered_method=True)
+        self.SetKeysStatus = channel.unary_unary(
+                '/gempool.api.config.v1.ConfigService/SetKeysStatus',
+                request_serializer=gempool_dot_api_dot_config_dot_v1_dot_config__pb2.SetKeysStatusRequest.SerializeToString,
+                response_deserializer=gempool_dot_api_dot_config_dot_v1_dot_config__pb2.SetKeysStatusResponse.FromString,
+                _registered_method=True)
         self.TagKeys = channel.unary_unary(
                 '/gempool.api.config.v1.ConfigService/TagKeys',
                 request_serializer=gempool_dot_api_dot_config_dot_v1_dot_config__pb2.TagKeysRequest.SerializeToString,
@@ -205,6 +210,13 @@ class ConfigServiceServicer:
 
     def SetKeyStatus(self, request, context):
         """SetKeyStatus records a durable change of a key: retired, restored, enabled, disabled.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def SetKeysStatus(self, request, context):
+        """SetKeysStatus: one admin change of many keys at once (one transaction, one revision).
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -364,6 +376,11 @@ def add_ConfigServiceServicer_to_server(servicer, server):
                     servicer.SetKeyStatus,
                     request_deserializer=gempool_dot_api_dot_config_dot_v1_dot_config__pb2.SetKeyStatusRequest.FromString,
                     response_serializer=gempool_dot_api_dot_config_dot_v1_dot_config__pb2.SetKeyStatusResponse.SerializeToString,
+            ),
+            'SetKeysStatus': grpc.unary_unary_rpc_method_handler(
+                    servicer.SetKeysStatus,
+                    request_deserializer=gempool_dot_api_dot_config_dot_v1_dot_config__pb2.SetKeysStatusRequest.FromString,
+                    response_serializer=gempool_dot_api_dot_config_dot_v1_dot_config__pb2.SetKeysStatusResponse.SerializeToString,
             ),
             'TagKeys': grpc.unary_unary_rpc_method_handler(
                     servicer.TagKeys,
@@ -646,6 +663,33 @@ class ConfigService:
             '/gempool.api.config.v1.ConfigService/SetKeyStatus',
             gempool_dot_api_dot_config_dot_v1_dot_config__pb2.SetKeyStatusRequest.SerializeToString,
             gempool_dot_api_dot_config_dot_v1_dot_config__pb2.SetKeyStatusResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def SetKeysStatus(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/gempool.api.config.v1.ConfigService/SetKeysStatus',
+            gempool_dot_api_dot_config_dot_v1_dot_config__pb2.SetKeysStatusRequest.SerializeToString,
+            gempool_dot_api_dot_config_dot_v1_dot_config__pb2.SetKeysStatusResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -42,6 +42,8 @@ class ConfigServiceStub:
     RemoveKeys: _grpc.UnaryUnaryMultiCallable[_config_pb2.RemoveKeysRequest, _config_pb2.RemoveKeysResponse]
     SetKeyStatus: _grpc.UnaryUnaryMultiCallable[_config_pb2.SetKeyStatusRequest, _config_pb2.SetKeyStatusResponse]
     """SetKeyStatus records a durable change of a key: retired, restored, enabled, disabled."""
+    SetKeysStatus: _grpc.UnaryUnaryMultiCallable[_config_pb2.SetKeysStatusRequest, _config_pb2.SetKeysStatusResponse]
+    """SetKeysStatus: one admin change of many keys at once (one transaction, one revision)."""
     TagKeys: _grpc.UnaryUnaryMultiCallable[_config_pb2.TagKeysRequest, _config_pb2.TagKeysResponse]
     """TagKeys adds and removes tags on keys (a token's key_tag picks the keys that serve it)."""
     WriteLogs: _grpc.UnaryUnaryMultiCallable[_config_pb2.WriteLogsRequest, _config_pb2.WriteLogsResponse]
@@ -85,6 +87,8 @@ class ConfigServiceAsyncStub(ConfigServiceStub):
     RemoveKeys: _aio.UnaryUnaryMultiCallable[_config_pb2.RemoveKeysRequest, _config_pb2.RemoveKeysResponse]  # type: ignore[assignment]
     SetKeyStatus: _aio.UnaryUnaryMultiCallable[_config_pb2.SetKeyStatusRequest, _config_pb2.SetKeyStatusResponse]  # type: ignore[assignment]
     """SetKeyStatus records a durable change of a key: retired, restored, enabled, disabled."""
+    SetKeysStatus: _aio.UnaryUnaryMultiCallable[_config_pb2.SetKeysStatusRequest, _config_pb2.SetKeysStatusResponse]  # type: ignore[assignment]
+    """SetKeysStatus: one admin change of many keys at once (one transaction, one revision)."""
     TagKeys: _aio.UnaryUnaryMultiCallable[_config_pb2.TagKeysRequest, _config_pb2.TagKeysResponse]  # type: ignore[assignment]
     """TagKeys adds and removes tags on keys (a token's key_tag picks the keys that serve it)."""
     WriteLogs: _aio.UnaryUnaryMultiCallable[_config_pb2.WriteLogsRequest, _config_pb2.WriteLogsResponse]  # type: ignore[assignment]
@@ -167,6 +171,14 @@ class ConfigServiceServicer(metaclass=_abc_1.ABCMeta):
         context: _ServicerContext,
     ) -> _typing.Union[_config_pb2.SetKeyStatusResponse, _abc.Awaitable[_config_pb2.SetKeyStatusResponse]]:
         """SetKeyStatus records a durable change of a key: retired, restored, enabled, disabled."""
+
+    @_abc_1.abstractmethod
+    def SetKeysStatus(
+        self,
+        request: _config_pb2.SetKeysStatusRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_config_pb2.SetKeysStatusResponse, _abc.Awaitable[_config_pb2.SetKeysStatusResponse]]:
+        """SetKeysStatus: one admin change of many keys at once (one transaction, one revision)."""
 
     @_abc_1.abstractmethod
     def TagKeys(
