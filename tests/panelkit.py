@@ -13,10 +13,12 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Browser, Page, sync_playwright
+from playwright.sync_api import Browser, Page, expect, sync_playwright
 
 ARTIFACTS = Path(__file__).parent / "artifacts"
 ADMIN = "admin-secret-token-panel"
+# Assertions wait this long for the page (ms): the machine running the suite may be busy.
+expect.set_options(timeout=15_000)
 
 
 def chromium_path() -> str:
@@ -68,7 +70,7 @@ def new_page(
         timezone_id="UTC",
         color_scheme="dark" if dark else "light",
     )
-    context.set_default_timeout(10_000)
+    context.set_default_timeout(15_000)
     page = context.new_page()
     errors: list[str] = []
     page.on("pageerror", lambda exc: errors.append(str(exc)))

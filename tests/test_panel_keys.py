@@ -122,9 +122,9 @@ def test_enable_and_disable_show_at_once_every_time(page: Page, shots: Shots) ->
     row = page.locator("#keys-table tbody tr", has_text="ok-p...0001")
     for _ in range(5):
         row.locator("button", has_text=re.compile("^disable$")).click()
-        expect(row.locator(".state")).to_have_text("disabled", timeout=3000)
+        expect(row.locator(".state")).to_have_text("disabled", timeout=10_000)
         row.locator("button", has_text=re.compile("^enable$")).click()
-        expect(row.locator(".state")).to_have_text("active", timeout=3000)
+        expect(row.locator(".state")).to_have_text("active", timeout=10_000)
     shots(page, "enable and disable")
 
 
