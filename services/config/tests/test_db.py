@@ -53,7 +53,7 @@ def test_migrations_from_empty_then_again(database_url: str) -> None:
         upgrade(engine)  # a second start finds the schema at head and changes nothing
         with engine.connect() as conn:
             assert TABLES <= set(inspect(conn).get_table_names())
-            assert conn.execute(text("SELECT version_num FROM alembic_version")).scalars().all() == ["0005"]
+            assert conn.execute(text("SELECT version_num FROM alembic_version")).scalars().all() == ["0006"]
             assert conn.execute(select(func.count()).select_from(models.Revision)).scalar() == 1
             # the migrations create exactly what the models describe
             assert compare_metadata(MigrationContext.configure(conn), Base.metadata) == []

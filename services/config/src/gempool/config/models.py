@@ -151,7 +151,7 @@ class RequestStats(Base):
     model: Mapped[str] = mapped_column(String(128), primary_key=True)
     key_masked: Mapped[str] = mapped_column(String(64), primary_key=True)
     token_name: Mapped[str] = mapped_column(String(128), primary_key=True)
-    # Two keys may share a masked form; the id keeps them apart ("" for rows from before 0005).
+    # Two keys may share a masked form; the id keeps them apart ("" for rows from before 0006).
     key_id: Mapped[str] = mapped_column(String(64), primary_key=True, default="", server_default="")
     calls: Mapped[int] = mapped_column(BigInteger)
     success: Mapped[int] = mapped_column(BigInteger)
