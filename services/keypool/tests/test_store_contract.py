@@ -355,3 +355,23 @@ async def test_replicas_share_the_kept_changes(make_store: Callable[[], Store]) 
     assert await two.kept_statuses() == [change]
     await two.drop_status(change)
     assert await one.kept_statuses() == []
+
+
+async def test_two_replicas_taking_turns_continue_one_rotation(make_store: Callable[[], Store]) -> None:
+    # One counter in Redis, not one per replica: A, B, A, B ... walks the ring once, in order.
+    one, two = make_store(), make_store()
+    await ring(one)
+    picks = [(await (one if i % 2 == 0 else two).lease(RING, "m", [])).key_id for i in range(12)]
+    assert picks == IDS + IDS + IDS[:2]
+
+
+async def test_concurrent_leases_of_two_replicas_hold_each_key_once_per_turn(
+    make_store: Callable[[], Store],
+) -> None:
+    # A read-then-write rotation hands one key to two leases that race; an atomic one cannot.
+    one, two = make_store(), make_store()
+    await ring(one)
+    for turn in range(20):
+        stores = [one, two] * 3
+        picks = await asyncio.gather(*(s.lease(RING, "m", []) for s in stores[turn % 2 : turn % 2 + 5]))
+        assert sorted(p.key_id or "" for p in picks) == IDS, turn
