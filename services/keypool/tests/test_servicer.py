@@ -128,6 +128,17 @@ async def test_a_rate_limit_cools_the_key_for_that_model_only(keypool: Harness) 
     assert keypool.fake.status_calls == []
 
 
+async def test_rate_limits_never_count_toward_max_failures(keypool: Harness) -> None:
+    [kid] = await with_keys(keypool, KEYS[:1])  # MAX_FAILURES is 3
+    for _ in range(3 + 2):
+        answer = await report(keypool, kid, 429, RATE_LIMITED)
+        # still worth another key: the 429s did not count as failures of the way to Google either
+        assert (answer.verdict, answer.retry) == (pb.VERDICT_KEY_COOLING, True)
+    [info] = (await keypool.stub.ListKeys(pb.ListKeysRequest())).keys
+    assert (info.state, info.consecutive_failures) == (pb.KEY_STATE_COOLING, 0)
+    assert keypool.fake.status_calls == []  # nothing was persisted as retired
+
+
 async def test_server_errors_and_transport_failures_never_retire_a_key(keypool: Harness) -> None:
     a, b = await with_keys(keypool, KEYS[:2])
     for _ in range(5):
