@@ -6,6 +6,7 @@ from typing import Any
 
 import orjson
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 from starlette.routing import Route
@@ -14,6 +15,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from gempool.fakegemini import answers, errors, features, openai_compat
 from gempool.fakegemini.behaviour import Behaviour, Rules
 from gempool.fakegemini.files import FileStore, no_access
+from gempool.fakegemini.recorder import Recorder, Seen
 
 JSON = "application/json; charset=UTF-8"
 MODEL_NAMES = {name for name, _, _ in answers.MODELS}
@@ -28,6 +30,7 @@ class FakeGemini:
     def __init__(self) -> None:
         self.rules = Rules()
         self.calls: list[dict[str, Any]] = []
+        self.seen: list[Seen] = []  # every request as it arrived (recorder.py)
         self.files = FileStore()
         self.signatures: set[str] = set()  # thought signatures handed out with function calls
         self.paths: list[str] = []  # every request's raw path (and query), whatever route it matched
@@ -256,6 +259,7 @@ class FakeGemini:
         elif what == "reset":
             self.rules, self.calls, self.files = Rules(), [], FileStore()
             self.paths.clear()
+            self.seen.clear()
         else:
             return json_response(404, {"error": f"unknown control {what}"})
         return json_response(200, {"ok": True})
@@ -292,7 +296,8 @@ def create_app(fake: FakeGemini | None = None) -> Starlette:
             Route("/{version:str}/publishers/google/models/{rest:path}", fake.model_call, methods=["POST"]),
             *openai_compat.routes(fake),
             Route("/_fake/{what:str}", fake.control, methods=["GET", "POST"]),
-        ]
+        ],
+        middleware=[Middleware(Recorder, seen=fake.seen)],
     )
     app.state.fake = fake
     app.add_middleware(PathRecorder, fake=fake)
