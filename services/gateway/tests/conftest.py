@@ -13,6 +13,7 @@ from prometheus_client import CollectorRegistry
 
 from gempool.api.keypool.v1 import keypool_pb2 as kp
 from gempool.api.keypool.v1 import keypool_pb2_grpc
+from gempool.common.grpcserver import KEEPALIVE_ACCEPTED
 from gempool.common.keys import key_id
 from gempool.common.live import LiveSettings
 from gempool.fakegemini.server import Running, serve_in_thread
@@ -101,7 +102,7 @@ def upstream() -> Iterator[Running]:
 @pytest.fixture
 async def fake_pool() -> AsyncIterator[tuple[FakeKeyPool, int]]:
     pool = FakeKeyPool()  # type: ignore[abstract]  # no admin RPCs (ListKeys...): they answer UNIMPLEMENTED
-    server = grpc.aio.server()
+    server = grpc.aio.server(options=KEEPALIVE_ACCEPTED)  # as the real keypool: the gateway pings
     keypool_pb2_grpc.add_KeyPoolServiceServicer_to_server(pool, server)
     port = server.add_insecure_port("127.0.0.1:0")
     await server.start()

@@ -76,6 +76,16 @@ def stop_event() -> asyncio.Event:
     return event
 
 
+# Clients (the gateway) ping every few seconds to find a connection that died without a word; a
+# server left at gRPC's defaults would answer such pings with GOAWAY ("too_many_pings") and end
+# every stream on the connection at once.
+KEEPALIVE_ACCEPTED = [
+    ("grpc.keepalive_permit_without_calls", 1),
+    ("grpc.http2.min_recv_ping_interval_without_data_ms", 5_000),
+    ("grpc.http2.max_ping_strikes", 0),
+]
+
+
 async def serve(
     *,
     name: str,
@@ -95,7 +105,7 @@ async def serve(
     """
     server = grpc.aio.server(
         interceptors=[MetricsInterceptor(registry, f"gempool_{name}")],
-        options=[("grpc.max_receive_message_length", 32 * 1024 * 1024)],
+        options=[("grpc.max_receive_message_length", 32 * 1024 * 1024), *KEEPALIVE_ACCEPTED],
     )
     register(server)
     health_servicer = health_servicer or health.aio.HealthServicer()

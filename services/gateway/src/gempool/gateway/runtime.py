@@ -83,9 +83,18 @@ class Runtime:
 
     async def open(self) -> None:
         # round_robin spreads calls over every address a name resolves to (a headless Service).
+        # Keepalive pings find a connection that died without a word (a node gone), which would
+        # otherwise hold the keypool Session stream open forever and time out every request on it;
+        # a short reconnect backoff finds a restarted keypool within a lease's timeout.
         options = [
             ("grpc.max_receive_message_length", 32 * 1024 * 1024),
             ("grpc.lb_policy_name", "round_robin"),
+            ("grpc.keepalive_time_ms", 10_000),
+            ("grpc.keepalive_timeout_ms", 5_000),
+            ("grpc.keepalive_permit_without_calls", 1),
+            ("grpc.http2.max_pings_without_data", 0),
+            ("grpc.initial_reconnect_backoff_ms", 200),
+            ("grpc.max_reconnect_backoff_ms", 2_000),
         ]
         self.keypool_channel = grpc.aio.insecure_channel(self.settings.KEYPOOL_ADDR, options=options)
         self.config_channel = grpc.aio.insecure_channel(self.settings.CONFIG_ADDR, options=options)

@@ -3,8 +3,14 @@
 One stream carries many requests, answered by id, at about a third of the CPU of a unary call
 each (measured: 3,500 vs 1,300 messages/s on this project's 2-core machine). Several streams are
 kept so that, behind a headless Service, they land on different keypool replicas. A lost stream
-fails only the requests in flight on it, which are retried with a plain unary call; the stream is
-opened again on the next request.
+fails only the requests in flight on it, which are asked again with a plain unary call; the stream
+is opened again on the next request.
+
+A stream is often lost with its connection (a keypool replica restarting, a connection cut under
+load): the channel then reports a failure at once until it has connected again. So the unary call
+is asked again and waits for a connection (``wait_for_ready``), for up to RECONNECT_WAIT: a healthy
+keypool behind a dropped connection answers a little late, never as an error the client sees, and
+with no keypool left the client is told so within about a second.
 """
 
 import asyncio
@@ -35,8 +41,10 @@ class _SessionLost(Exception):
 
 # At most this many requests in one message.
 MAX_BATCH = 64
-# A unary call is tried this often on UNAVAILABLE, this many seconds apart.
-UNARY_TRIES = 3
+# A unary call that found no connection (UNAVAILABLE) waits for one this long at most, asking
+# again every UNARY_PAUSE: a keypool restarting or a connection being made again is back within
+# it, and with no keypool left the client hears so within about a second.
+RECONNECT_WAIT = 1.0
 UNARY_PAUSE = 0.05
 
 
@@ -141,15 +149,17 @@ class PoolClient:
         return stream
 
     async def lease(self, request: kp.LeaseRequest, timeout: float) -> kp.LeaseResponse:
+        deadline = time.monotonic() + timeout
         answer = await self._ask(kp.SessionRequest(lease=request), timeout)
         if answer is None:
-            return await self._unary(self._stub.Lease, request, timeout)
+            return await self._unary(self._stub.Lease, request, deadline)
         return answer.lease
 
     async def report(self, request: kp.ReportRequest, timeout: float) -> kp.ReportResponse:
+        deadline = time.monotonic() + timeout
         answer = await self._ask(kp.SessionRequest(report=request), timeout)
         if answer is None:
-            return await self._unary(self._stub.Report, request, timeout)
+            return await self._unary(self._stub.Report, request, deadline)
         return answer.report
 
     async def _ask(self, request: kp.SessionRequest, timeout: float) -> kp.SessionResponse | None:
@@ -166,21 +176,26 @@ class PoolClient:
 
     @staticmethod
     async def _unary(
-        method: grpc.aio.UnaryUnaryMultiCallable[_Request, _Response], request: _Request, timeout: float
+        method: grpc.aio.UnaryUnaryMultiCallable[_Request, _Response], request: _Request, deadline: float
     ) -> _Response:
-        """Asked again on UNAVAILABLE: round_robin learns that a replica died a moment after its
-        stream did, so the first call may still go to the dead one (a 503 while another replica
-        serves, seen in tests/test_fault_services.py). With no replica left it fails fast."""
-        deadline = time.monotonic() + timeout
-        for tries_left in range(UNARY_TRIES - 1, -1, -1):
+        """Asked again on UNAVAILABLE, waiting for a connection, for RECONNECT_WAIT at most: a
+        replica that just died may still get the first call (round_robin learns a moment after
+        its stream did, tests/test_fault_services.py), and a lost connection fails every call at
+        once until it is made again. With no keypool left it fails within about a second."""
+        patience = min(deadline, time.monotonic() + RECONNECT_WAIT)
+        first = True
+        while True:
+            limit = deadline if first else patience
             try:
-                return await method(request, timeout=max(0.1, deadline - time.monotonic()))
+                return await method(
+                    request, timeout=max(0.1, limit - time.monotonic()), wait_for_ready=not first
+                )
             except grpc.aio.AioRpcError as exc:
-                again = exc.code() == grpc.StatusCode.UNAVAILABLE and tries_left
-                if not again or time.monotonic() + UNARY_PAUSE >= deadline:
+                if exc.code() != grpc.StatusCode.UNAVAILABLE or time.monotonic() + UNARY_PAUSE >= patience:
                     raise PoolUnavailable(exc.code().name) from exc
+                log.warning("keypool connection failed; asking again", extra={"error": exc.details()})
+            first = False
             await asyncio.sleep(UNARY_PAUSE)
-        raise AssertionError("unreachable")
 
     async def close(self) -> None:
         for stream in self._streams:
