@@ -2,18 +2,23 @@
 the lease lost with it is asked again, on a unary call that waits for the connection to return."""
 
 import asyncio
+from collections import Counter
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
 
 import grpc
 import pytest
+from prometheus_client import CollectorRegistry
 
 from gempool.api.keypool.v1 import keypool_pb2 as kp
 from gempool.api.keypool.v1 import keypool_pb2_grpc
 from gempool.common.grpcserver import KEEPALIVE_ACCEPTED
 from gempool.fakegemini.server import Running
+from gempool.gateway.metrics import GatewayMetrics
 from gempool.gateway.pipeline.poolclient import PoolClient
+from gempool.gateway.runtime import Runtime
+from gempool.gateway.settings import GatewaySettings
 
 from ..conftest import FakeKeyPool
 from ..gateway_app import TOKEN, gateway_client
@@ -83,3 +88,25 @@ async def test_a_lease_waits_for_a_keypool_whose_connection_dropped() -> None:
         await client.close()
     await (await back).stop(None)
     assert answer.lease.api_key == "ok-1" and len(pool.leases) == 2
+
+
+async def test_keypool_streams_spread_over_the_keypool_replicas() -> None:
+    # A headless Service resolves to every replica; "ipv4:a,b" is such a name with two addresses.
+    replicas = [FakeKeyPool(keys=[f"ok-{i}"]) for i in range(2)]  # type: ignore[abstract]
+    servers = [await serve(pool) for pool in replicas]
+    addr = "ipv4:" + ",".join(f"127.0.0.1:{port}" for _, port in servers)
+    settings = GatewaySettings(
+        KEYPOOL_ADDR=addr, CONFIG_ADDR="127.0.0.1:1", IMAGEHOST_ADDR="127.0.0.1:1", KEYPOOL_STREAMS=2
+    )
+    rt = Runtime(settings, GatewayMetrics(CollectorRegistry()))
+    await rt.open()
+    try:
+        async with asyncio.timeout(5):  # until the channel is connected to both replicas
+            while not all(pool.leases for pool in replicas):
+                await rt.keypool.Lease(kp.LeaseRequest(model="warm-up"), wait_for_ready=True)
+        answers = [await rt.pool.lease(kp.LeaseRequest(model="m"), timeout=5) for _ in range(20)]
+    finally:
+        await rt.close()
+        for server, _ in servers:
+            await server.stop(None)
+    assert Counter(a.lease.api_key for a in answers) == {"ok-0": 10, "ok-1": 10}
