@@ -67,6 +67,19 @@ class Ports:
             dict.fromkeys(("keypool", "config", "imagehost"), -1),
         )
 
+    @classmethod
+    def named(cls, env: Mapping[str, str]) -> "Ports":
+        """The default ports, except those ``env`` names (PORT, KEYPOOL_PORT, CONFIG_METRICS_PORT...)."""
+        default = cls()
+        metrics = {s: int(env.get(f"{s.upper()}_METRICS_PORT", p)) for s, p in default.metrics.items()}
+        return cls(
+            int(env.get("PORT", default.gateway)),
+            int(env.get("KEYPOOL_PORT", default.keypool)),
+            int(env.get("CONFIG_PORT", default.config)),
+            int(env.get("IMAGEHOST_PORT", default.imagehost)),
+            metrics,
+        )
+
     def env(self) -> dict[str, str]:
         return {
             "PORT": str(self.gateway),
@@ -172,7 +185,7 @@ def main() -> None:
 
         env = {k: v for k, v in dotenv_values(".env").items() if v is not None}
     Path("data").mkdir(exist_ok=True)
-    ports = Ports(gateway=int(os.environ.get("PORT", env.get("PORT", "8000"))))
+    ports = Ports.named({**env, **os.environ})
     stack = Stack(env=env, ports=ports)
     stopping = False
 
