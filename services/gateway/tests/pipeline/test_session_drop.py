@@ -110,3 +110,32 @@ async def test_keypool_streams_spread_over_the_keypool_replicas() -> None:
         for server, _ in servers:
             await server.stop(None)
     assert Counter(a.lease.api_key for a in answers) == {"ok-0": 10, "ok-1": 10}
+
+
+async def test_a_new_runtime_never_inherits_a_dead_keypools_connection(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    # The flaky 503 of issue 15: a fake keypool of an earlier test had the same port; gRPC shared
+    # that dead server's failing connection with the next runtime, whose session and unary call
+    # both failed at once.
+    pool = FakeKeyPool(keys=["ok-1"])  # type: ignore[abstract]
+    earlier, port = await serve(pool)
+    settings = GatewaySettings(
+        KEYPOOL_ADDR=f"127.0.0.1:{port}", CONFIG_ADDR="127.0.0.1:1", IMAGEHOST_ADDR="127.0.0.1:1"
+    )
+    before = Runtime(settings, GatewayMetrics(CollectorRegistry()))
+    await before.open()
+    await before.pool.lease(kp.LeaseRequest(model="m"), timeout=5)
+    await before.close()
+    await earlier.stop(None)
+    await asyncio.sleep(0.05)  # the old connection is refused meanwhile, and backs off
+    later, _ = await serve(pool, port)
+    after = Runtime(settings, GatewayMetrics(CollectorRegistry()))
+    await after.open()
+    try:
+        answer = await after.pool.lease(kp.LeaseRequest(model="m"), timeout=5)
+    finally:
+        await after.close()
+        await later.stop(None)
+    assert answer.lease.api_key == "ok-1"
+    assert "keypool session lost" not in caplog.messages  # a connection of its own, at once

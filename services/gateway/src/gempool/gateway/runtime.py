@@ -85,10 +85,13 @@ class Runtime:
         # round_robin spreads calls over every address a name resolves to (a headless Service).
         # Keepalive pings find a connection that died without a word (a node gone), which would
         # otherwise hold the keypool Session stream open forever and time out every request on it;
-        # a short reconnect backoff finds a restarted keypool within a lease's timeout.
+        # a short reconnect backoff finds a restarted keypool within a lease's timeout. Connections
+        # are this runtime's own: gRPC otherwise shares them process-wide by address, and a new
+        # runtime would inherit a dead server's connection, failing and backing off.
         options = [
             ("grpc.max_receive_message_length", 32 * 1024 * 1024),
             ("grpc.lb_policy_name", "round_robin"),
+            ("grpc.use_local_subchannel_pool", 1),
             ("grpc.keepalive_time_ms", 10_000),
             ("grpc.keepalive_timeout_ms", 5_000),
             ("grpc.keepalive_permit_without_calls", 1),
