@@ -15,6 +15,7 @@ from fastapi import FastAPI
 from fastapi.routing import iter_route_contexts
 
 from gempool.api.config.v1 import config_pb2, config_pb2_grpc
+from gempool.common.grpcserver import KEEPALIVE_ACCEPTED
 from gempool.common.live import LiveSettings
 from gempool.gateway.admin.api import PREFIX
 from gempool.gateway.admin.deps import COOKIE
@@ -43,7 +44,7 @@ class NoSessions(config_pb2_grpc.ConfigServiceServicer):
 @pytest.fixture
 async def app(fake_pool: tuple[FakeKeyPool, int]) -> AsyncIterator[tuple[FastAPI, NoSessions]]:
     config = NoSessions()  # type: ignore[abstract]  # CheckSession alone; the rest answer UNIMPLEMENTED
-    server = grpc.aio.server()
+    server = grpc.aio.server(options=KEEPALIVE_ACCEPTED)
     config_pb2_grpc.add_ConfigServiceServicer_to_server(config, server)
     port = server.add_insecure_port("127.0.0.1:0")
     await server.start()
