@@ -73,14 +73,14 @@ async def test_a_request_whose_session_drops_mid_lease_gets_its_answer(
 async def test_a_lease_waits_for_a_keypool_whose_connection_dropped() -> None:
     pool = FakeKeyPool(keys=["ok-1"])  # type: ignore[abstract]
     server, port = await serve(pool)
-    options = [("grpc.initial_reconnect_backoff_ms", 200), ("grpc.max_reconnect_backoff_ms", 500)]
+    options = [("grpc.initial_reconnect_backoff_ms", 100), ("grpc.max_reconnect_backoff_ms", 200)]
     async with grpc.aio.insecure_channel(f"127.0.0.1:{port}", options=options) as channel:
         client = PoolClient(keypool_pb2_grpc.KeyPoolServiceStub(channel), streams=1)
         assert (await client.lease(kp.LeaseRequest(model="m"), timeout=5)).lease.api_key == "ok-1"
         await server.stop(None)  # the connection and the session with it are gone ...
 
         async def restart() -> grpc.aio.Server:
-            await asyncio.sleep(0.5)  # ... and the keypool is back half a second later
+            await asyncio.sleep(0.3)  # ... and the keypool is back a moment later
             return (await serve(pool, port))[0]
 
         back = asyncio.create_task(restart())
