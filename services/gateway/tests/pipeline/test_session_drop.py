@@ -80,7 +80,7 @@ async def test_a_lease_waits_for_a_keypool_whose_connection_dropped() -> None:
         await server.stop(None)  # the connection and the session with it are gone ...
 
         async def restart() -> grpc.aio.Server:
-            await asyncio.sleep(0.3)  # ... and the keypool is back a moment later
+            await asyncio.sleep(0.15)  # ... and the keypool is back a moment later
             return (await serve(pool, port))[0]
 
         back = asyncio.create_task(restart())

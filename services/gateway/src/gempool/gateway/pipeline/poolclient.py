@@ -10,7 +10,7 @@ A stream is often lost with its connection (a keypool replica restarting, a conn
 load): the channel then reports a failure at once until it has connected again. So the unary call
 is asked again and waits for a connection (``wait_for_ready``), for up to RECONNECT_WAIT: a healthy
 keypool behind a dropped connection answers a little late, never as an error the client sees, and
-with no keypool left the client is told so within about a second.
+with no keypool left the client is told so within half a second.
 """
 
 import asyncio
@@ -43,8 +43,8 @@ class _SessionLost(Exception):
 MAX_BATCH = 64
 # A unary call that found no connection (UNAVAILABLE) waits for one this long at most, asking
 # again every UNARY_PAUSE: a keypool restarting or a connection being made again is back within
-# it, and with no keypool left the client hears so within about a second.
-RECONNECT_WAIT = 1.0
+# it, and with no keypool left the client hears so within half a second.
+RECONNECT_WAIT = 0.5
 UNARY_PAUSE = 0.05
 
 
@@ -181,7 +181,7 @@ class PoolClient:
         """Asked again on UNAVAILABLE, waiting for a connection, for RECONNECT_WAIT at most: a
         replica that just died may still get the first call (round_robin learns a moment after
         its stream did, tests/test_fault_services.py), and a lost connection fails every call at
-        once until it is made again. With no keypool left it fails within about a second."""
+        once until it is made again. With no keypool left it fails within half a second."""
         patience = min(deadline, time.monotonic() + RECONNECT_WAIT)
         first = True
         while True:
