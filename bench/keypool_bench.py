@@ -14,6 +14,7 @@ import argparse
 import asyncio
 import json
 import os
+import secrets
 import sys
 import time
 import uuid
@@ -26,12 +27,14 @@ import redis
 
 from gempool.api.keypool.v1 import keypool_pb2 as pb
 from gempool.api.keypool.v1 import keypool_pb2_grpc
+from gempool.common import internalauth
 from gempool.common.runner import run
 from gempool.gateway.pipeline.poolclient import PoolClient
 from gempool.gateway.pipeline.reporter import Reporter
 from gempool.keypool.testing import FakeConfig, start_fake_config
 
 MODELS = ("gemini-2.5-flash", "gemini-2.5-pro")
+TOKEN = secrets.token_urlsafe(32)  # the internal credential the keypool checks on every call
 
 
 def parse_args() -> argparse.Namespace:
@@ -88,6 +91,7 @@ async def keypool_process(config_port: int, redis_url: str, prefix: str) -> Asyn
         "KEYPOOL_PORT": "0",
         "KEYPOOL_METRICS_PORT": "-1",
         "GRPC_HOST": "127.0.0.1",
+        "INTERNAL_TOKEN": TOKEN,
         "CONFIG_ADDR": f"127.0.0.1:{config_port}",
         "REDIS_URL": redis_url,
         "REDIS_PREFIX": prefix,
@@ -147,7 +151,7 @@ async def session_caller(pool: PoolClient, reporter: Reporter, deadline: float, 
 
 
 async def measure(port: int, concurrency: int, seconds: float, mode: str) -> float:
-    async with grpc.aio.insecure_channel(f"127.0.0.1:{port}") as channel:
+    async with internalauth.channel(f"127.0.0.1:{port}", TOKEN) as channel:
         stub = keypool_pb2_grpc.KeyPoolServiceStub(channel)
         await stub.Lease(pb.LeaseRequest(model=MODELS[0]))  # connect and warm up
         counts = [0]

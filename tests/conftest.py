@@ -6,13 +6,13 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Protocol
 
-import grpc
 import psycopg
 import pytest
 import redis
 from playwright.sync_api import Browser
 
 from gempool.api.keypool.v1 import keypool_pb2, keypool_pb2_grpc
+from gempool.common import internalauth
 from gempool.common.devstack import Ports, Stack
 from gempool.fakegemini.server import Running, serve_in_thread
 
@@ -77,7 +77,8 @@ def make_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[StackFactor
         ports = Ports.free()
         if replica_of is not None:
             ports.config, ports.imagehost = replica_of.ports.config, replica_of.ports.imagehost
-        stack = Stack(env={**base, **env}, ports=ports, log_dir=log_dir)
+        shared = replica_of.internal_token if replica_of is not None else ""  # a replica calls its config
+        stack = Stack(env={**base, **env}, ports=ports, log_dir=log_dir, internal_token=shared)
         stacks.append(stack)
         services = (
             ("keypool", "gateway")
@@ -108,7 +109,7 @@ def wait_for_keys(stack: Stack, count: int, timeout: float = 30.0) -> None:
     if not count:
         return
     deadline = time.monotonic() + timeout
-    with grpc.insecure_channel(f"127.0.0.1:{stack.ports.keypool}") as channel:
+    with internalauth.sync_channel(f"127.0.0.1:{stack.ports.keypool}", stack.internal_token) as channel:
         stub = keypool_pb2_grpc.KeyPoolServiceStub(channel)
         while True:
             total = stub.ListKeys(keypool_pb2.ListKeysRequest(page_size=1), timeout=5).total

@@ -6,7 +6,6 @@ import io
 import time
 from typing import Any
 
-import grpc
 import httpx
 import orjson
 import pytest
@@ -14,6 +13,7 @@ from google import genai
 from google.genai import errors, types
 
 from gempool.api.config.v1 import config_pb2, config_pb2_grpc
+from gempool.common import internalauth
 from gempool.common.devstack import Stack
 from gempool.fakegemini.behaviour import Behaviour
 from gempool.fakegemini.server import Running
@@ -75,7 +75,7 @@ def calls(upstream: Running, method: str) -> list[dict[str, Any]]:
 
 def set_live(stack: Stack, **values: Any) -> None:
     """Change live settings through the config service; return once the gateway applied them."""
-    with grpc.insecure_channel(f"127.0.0.1:{stack.ports.config}") as channel:
+    with internalauth.sync_channel(f"127.0.0.1:{stack.ports.config}", stack.internal_token) as channel:
         stub = config_pb2_grpc.ConfigServiceStub(channel)
         wire = {k: orjson.dumps(v).decode() for k, v in values.items()}
         reply = stub.UpdateSettings(config_pb2.UpdateSettingsRequest(values=wire, actor="test"), timeout=10)

@@ -6,13 +6,13 @@ import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 
-import grpc
 import httpx
 import pytest
 from google import genai
 from google.genai import types
 
 from gempool.api.keypool.v1 import keypool_pb2, keypool_pb2_grpc
+from gempool.common import internalauth
 from gempool.common.devstack import Stack
 from gempool.common.keys import key_id
 from gempool.fakegemini.behaviour import Behaviour
@@ -62,7 +62,7 @@ def generate(stack: Stack, text: str) -> httpx.Response:
 
 
 def keys_by_state(stack: Stack) -> dict[str, str]:
-    with grpc.insecure_channel(f"127.0.0.1:{stack.ports.keypool}") as channel:
+    with internalauth.sync_channel(f"127.0.0.1:{stack.ports.keypool}", stack.internal_token) as channel:
         stub = keypool_pb2_grpc.KeyPoolServiceStub(channel)
         reply = stub.ListKeys(keypool_pb2.ListKeysRequest(page_size=100), timeout=5)
     return {k.key_id: keypool_pb2.KeyState.Name(k.state) for k in reply.keys}

@@ -3,10 +3,14 @@
 ``python -m gempool.common.devstack`` starts config, keypool, imagehost and gateway with the
 embedded defaults (SQLite under ./data, in-memory key store) plus whatever the environment and
 ``.env`` say, prints where the gateway listens, and stops everything on Ctrl-C.
+
+The gRPC services listen on loopback only, and share an internal credential (INTERNAL_TOKEN): the
+one the environment or ``.env`` gives, else a random one made for this run.
 """
 
 import contextlib
 import os
+import secrets
 import signal
 import socket
 import subprocess
@@ -97,12 +101,21 @@ class Ports:
 
 @dataclass
 class Stack:
-    """The four services as child processes sharing one environment."""
+    """The four services as child processes sharing one environment and one internal credential."""
 
     env: Mapping[str, str]
     ports: Ports = field(default_factory=Ports)
     log_dir: Path | None = None
     procs: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
+    internal_token: str = ""  # empty: env's INTERNAL_TOKEN, else a random one
+
+    def __post_init__(self) -> None:
+        self.internal_token = (
+            self.internal_token
+            or self.env.get("INTERNAL_TOKEN")
+            or os.environ.get("INTERNAL_TOKEN")
+            or secrets.token_urlsafe(32)
+        )
 
     @property
     def gateway_url(self) -> str:
@@ -113,7 +126,14 @@ class Stack:
             self.start_one(name)
 
     def start_one(self, name: str) -> None:
-        env = {**os.environ, **self.env, **self.ports.env(), "PYTHONUNBUFFERED": "1"}
+        env = {
+            **os.environ,
+            **self.env,
+            **self.ports.env(),
+            "GRPC_HOST": "127.0.0.1",  # every address above is loopback: nothing else needs to reach them
+            "INTERNAL_TOKEN": self.internal_token,
+            "PYTHONUNBUFFERED": "1",
+        }
         out = None
         if self.log_dir is not None:
             self.log_dir.mkdir(parents=True, exist_ok=True)

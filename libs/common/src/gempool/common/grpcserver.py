@@ -12,6 +12,7 @@ import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from prometheus_client import CollectorRegistry, Counter, Histogram, start_http_server
 
+from gempool.common.internalauth import InsecureBind, bind_problem, server_interceptors
 from gempool.common.metrics import register_process_metrics
 
 log = logging.getLogger(__name__)
@@ -95,16 +96,25 @@ async def serve(
     registry: CollectorRegistry,
     register: Callable[[grpc.aio.Server], None],
     grace: float,
+    token: str,
     stop: asyncio.Event | None = None,
     ready: Callable[[int], None] | None = None,
     health_servicer: health.aio.HealthServicer | None = None,
 ) -> None:
     """Run a gRPC server until ``stop`` is set (default: a signal arrives).
 
-    ``health_servicer``: the service's own, when it changes its status while it runs.
+    ``health_servicer``: the service's own, when it changes its status while it runs. Every method
+    but health requires the internal credential ``token``; without one the server may only listen on
+    loopback (see :mod:`gempool.common.internalauth`).
     """
+    problem = bind_problem(host, token)
+    if problem is not None:
+        raise InsecureBind(problem)
+    if not token:
+        log.warning("INTERNAL_TOKEN is empty: gRPC calls are not authenticated (listening on loopback only)")
     server = grpc.aio.server(
-        interceptors=[MetricsInterceptor(registry, f"gempool_{name}")],
+        # Metrics first, so refused calls are counted too (code UNAUTHENTICATED).
+        interceptors=[MetricsInterceptor(registry, f"gempool_{name}"), *server_interceptors(token)],
         options=[("grpc.max_receive_message_length", 32 * 1024 * 1024), *KEEPALIVE_ACCEPTED],
     )
     register(server)

@@ -108,6 +108,7 @@ async def run_server(
             registry=registry,
             register=register,
             grace=settings.SHUTDOWN_GRACE_SECONDS,
+            token=settings.INTERNAL_TOKEN,
             stop=stop,
             ready=ready,
         )

@@ -4,12 +4,12 @@ from pathlib import Path
 
 from pydantic import Field, field_validator
 
-from gempool.common.settings import ServiceSettings
+from gempool.common.settings import GrpcServiceSettings
 
 _PG_PREFIXES = ("postgres://", "postgresql://")
 
 
-class ConfigServiceSettings(ServiceSettings):
+class ConfigServiceSettings(GrpcServiceSettings):
     CONFIG_PORT: int = Field(default=50052, ge=0, le=65535, description="gRPC port (0 picks a free one).")
     CONFIG_METRICS_PORT: int = Field(
         default=9102, ge=-1, le=65535, description="Prometheus port; -1 disables it."

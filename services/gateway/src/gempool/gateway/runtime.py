@@ -12,6 +12,7 @@ from redis import asyncio as aioredis
 from gempool.api.config.v1 import config_pb2, config_pb2_grpc
 from gempool.api.imagehost.v1 import imagehost_pb2_grpc
 from gempool.api.keypool.v1 import keypool_pb2_grpc
+from gempool.common import internalauth
 from gempool.common.live import LiveSettings
 from gempool.common.logs import set_level
 from gempool.gateway.access.auth import TokenSet
@@ -99,9 +100,10 @@ class Runtime:
             ("grpc.initial_reconnect_backoff_ms", 200),
             ("grpc.max_reconnect_backoff_ms", 2_000),
         ]
-        self.keypool_channel = grpc.aio.insecure_channel(self.settings.KEYPOOL_ADDR, options=options)
-        self.config_channel = grpc.aio.insecure_channel(self.settings.CONFIG_ADDR, options=options)
-        self.imagehost_channel = grpc.aio.insecure_channel(self.settings.IMAGEHOST_ADDR, options=options)
+        token = self.settings.INTERNAL_TOKEN  # every call carries it: the services refuse calls without it
+        self.keypool_channel = internalauth.channel(self.settings.KEYPOOL_ADDR, token, options)
+        self.config_channel = internalauth.channel(self.settings.CONFIG_ADDR, token, options)
+        self.imagehost_channel = internalauth.channel(self.settings.IMAGEHOST_ADDR, token, options)
         self._channels = [self.keypool_channel, self.config_channel, self.imagehost_channel]
         self.keypool = keypool_pb2_grpc.KeyPoolServiceStub(self.keypool_channel)
         self.imagehost = imagehost_pb2_grpc.ImageHostServiceStub(self.imagehost_channel)

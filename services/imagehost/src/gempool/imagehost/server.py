@@ -4,13 +4,12 @@ import asyncio
 import contextlib
 from collections.abc import Callable
 
-import grpc
 import httpx
 from prometheus_client import CollectorRegistry
 
 from gempool.api.config.v1 import config_pb2_grpc
 from gempool.api.imagehost.v1 import imagehost_pb2_grpc
-from gempool.common import grpcserver
+from gempool.common import grpcserver, internalauth
 from gempool.common.tasks import stop_tasks
 from gempool.common.watch import follow_settings
 from gempool.imagehost.errorlog import UploadErrors
@@ -41,7 +40,8 @@ async def serve(
     async with contextlib.AsyncExitStack() as stack:
         if client is None:
             client = await stack.enter_async_context(httpx.AsyncClient(timeout=UPLOAD_TIMEOUT))
-        channel = await stack.enter_async_context(grpc.aio.insecure_channel(settings.CONFIG_ADDR))
+        config = internalauth.channel(settings.CONFIG_ADDR, settings.INTERNAL_TOKEN)
+        channel = await stack.enter_async_context(config)
         errors = UploadErrors(config_pb2_grpc.ConfigServiceStub(channel))
         stack.push_async_callback(errors.close)
         metrics = Metrics(registry)
@@ -59,6 +59,7 @@ async def serve(
                     servicer, server
                 ),
                 grace=settings.SHUTDOWN_GRACE_SECONDS,
+                token=settings.INTERNAL_TOKEN,
                 stop=stop,
                 ready=ready,
             )

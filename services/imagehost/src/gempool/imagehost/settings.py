@@ -4,10 +4,10 @@ from pathlib import Path
 
 from pydantic import Field, field_validator
 
-from gempool.common.settings import ServiceSettings
+from gempool.common.settings import GrpcServiceSettings
 
 
-class ImageHostSettings(ServiceSettings):
+class ImageHostSettings(GrpcServiceSettings):
     IMAGEHOST_PORT: int = Field(default=50053, description="gRPC port (0 picks a free one).")
     IMAGEHOST_METRICS_PORT: int = Field(default=9103, description="Prometheus port; -1 disables it.")
     CONFIG_ADDR: str = Field(default="127.0.0.1:50052", description="host:port of the config service.")

@@ -2,13 +2,15 @@
 
 from gempool.common.logs import setup_logging
 from gempool.common.runner import run
+from gempool.common.settings import load
 
 from .server import serve
 from .settings import KeyPoolSettings
 
 
 def main() -> None:
-    settings = KeyPoolSettings()
+    setup_logging("keypool")
+    settings = load(KeyPoolSettings, "keypool")
     setup_logging("keypool", settings.LOG_LEVEL)
     run(serve(settings))
 

@@ -13,7 +13,7 @@ from prometheus_client import CollectorRegistry
 
 from gempool.api.config.v1 import config_pb2_grpc
 from gempool.api.keypool.v1 import keypool_pb2, keypool_pb2_grpc
-from gempool.common import grpcserver
+from gempool.common import grpcserver, internalauth
 from gempool.common.tasks import stop_tasks
 from gempool.common.watch import follow_settings
 
@@ -61,7 +61,7 @@ async def build_app(
     ``http`` probes keys without a proxy; ``client_for(proxy)`` opens a client per proxy for a run.
     """
     store = open_store(settings.REDIS_URL, settings.REDIS_PREFIX)
-    channel = grpc.aio.insecure_channel(settings.CONFIG_ADDR)
+    channel = internalauth.channel(settings.CONFIG_ADDR, settings.INTERNAL_TOKEN)
     own_http = http is None
     http = http or httpx.AsyncClient(timeout=PROBE_TIMEOUT)
     stub = config_pb2_grpc.ConfigServiceStub(channel)
@@ -135,6 +135,7 @@ async def serve(
             registry=registry,
             register=app.register,
             grace=settings.SHUTDOWN_GRACE_SECONDS,
+            token=settings.INTERNAL_TOKEN,
             stop=stop,
             ready=ready,
             health_servicer=app.health,

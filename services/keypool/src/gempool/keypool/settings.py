@@ -2,10 +2,10 @@
 
 from pydantic import Field, field_validator
 
-from gempool.common.settings import ServiceSettings
+from gempool.common.settings import GrpcServiceSettings
 
 
-class KeyPoolSettings(ServiceSettings):
+class KeyPoolSettings(GrpcServiceSettings):
     KEYPOOL_PORT: int = Field(default=50051, ge=0, le=65535, description="gRPC port (0 picks a free one).")
     KEYPOOL_METRICS_PORT: int = Field(
         default=9101, ge=-1, le=65535, description="Prometheus port; -1 disables it."
