@@ -70,12 +70,12 @@ async def test_authorize_names_the_caller_and_refuses_a_disabled_token(runtime: 
     runtime.live = Live.build(
         settings, tokens=[record(7, "team-x", "x-secret"), record(8, "off", "off-secret", enabled=False)]
     )
-    live = authorize(runtime, request_with("x-secret"), Dialect.GEMINI)
+    live = await authorize(runtime, request_with("x-secret"), Dialect.GEMINI)
     assert live is runtime.live and CALLER.get().name == "team-x"
-    refused = authorize(runtime, request_with("off-secret"), Dialect.OPENAI)
+    refused = await authorize(runtime, request_with("off-secret"), Dialect.OPENAI)
     assert isinstance(refused, Response) and refused.status_code == 401
     assert "disabled" in orjson.loads(refused.body)["error"]["message"]
-    unknown = authorize(runtime, request_with("nobody"), Dialect.GEMINI)
+    unknown = await authorize(runtime, request_with("nobody"), Dialect.GEMINI)
     assert isinstance(unknown, Response) and unknown.status_code == 401
 
 

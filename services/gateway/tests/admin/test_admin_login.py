@@ -14,6 +14,7 @@ import uvicorn
 from fastapi import FastAPI
 
 from gempool.common.live import LiveSettings
+from gempool.gateway.__main__ import proxy_options
 from gempool.gateway.app import create_app
 from gempool.gateway.runtime import Live
 from gempool.gateway.settings import GatewaySettings
@@ -38,9 +39,8 @@ class Gateway:
 def serve(settings: GatewaySettings, trusted_proxies: str) -> Iterator[Gateway]:
     """The gateway on a real port, in a thread of its own (uvicorn, as ``python -m`` runs it)."""
     app = create_app(settings)
-    config = uvicorn.Config(
-        app, host="127.0.0.1", port=0, log_level="warning", forwarded_allow_ips=trusted_proxies
-    )
+    settings = settings.model_copy(update={"FORWARDED_ALLOW_IPS": trusted_proxies})
+    config = uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning", **proxy_options(settings))
     server = uvicorn.Server(config)
     thread = threading.Thread(target=lambda: asyncio.run(server.serve()), daemon=True)
     thread.start()
@@ -62,7 +62,7 @@ Serve = Callable[..., Gateway]
 
 @pytest.fixture
 def gateways(fake_pool: tuple[FakeKeyPool, int], redis_prefix: str) -> Iterator[Serve]:
-    """Start gateways on one Redis prefix; ``trusted_proxies`` is uvicorn's FORWARDED_ALLOW_IPS."""
+    """Start gateways on one Redis prefix; ``trusted_proxies`` is the gateway's FORWARDED_ALLOW_IPS."""
     settings = GatewaySettings(
         KEYPOOL_ADDR=f"127.0.0.1:{fake_pool[1]}",
         CONFIG_ADDR="127.0.0.1:1",

@@ -97,6 +97,21 @@ class LiveSettings(BaseModel):
         ge=1,
         le=86400,
     )
+    CLIENT_AUTH_MAX_FAILURES: int = _field(
+        20,
+        "access",
+        "Wrong API tokens (the admin token included) one client address may send to the model API "
+        "within CLIENT_AUTH_WINDOW_SECONDS; then all its requests get 429 until a whole window has passed.",
+        ge=1,
+        le=100_000,
+    )
+    CLIENT_AUTH_WINDOW_SECONDS: int = _field(
+        60,
+        "access",
+        "Seconds wrong API tokens are counted over, and how long a locked-out address waits.",
+        ge=1,
+        le=86400,
+    )
     # --- upstream
     BASE_URL: str = _field(GEMINI_BASE_URL, "upstream", "Gemini API root; a trailing /v1beta or /v1 is fine.")
     TIME_OUT: float = _field(300.0, "upstream", "Seconds one upstream attempt may take.", gt=0, le=3600)

@@ -26,6 +26,14 @@ def app_from_env() -> FastAPI:
     return create_app(settings, handle_signals=True)
 
 
+def proxy_options(settings: GatewaySettings) -> dict[str, Any]:
+    """uvicorn believes X-Forwarded-For (the client address every throttle counts) only from the
+    proxies FORWARDED_ALLOW_IPS names; uvicorn alone would believe it from 127.0.0.1, so anything
+    on the gateway's host (a sidecar, another user) could pick any address and dodge the lockouts."""
+    allowed = settings.FORWARDED_ALLOW_IPS.strip()
+    return {"proxy_headers": bool(allowed), "forwarded_allow_ips": allowed or None}
+
+
 def main() -> None:
     settings = GatewaySettings()
     setup_logging("gateway", settings.LOG_LEVEL)
@@ -44,6 +52,7 @@ def main() -> None:
         "log_config": None,
         # The drain ends what runs at the grace (see shutdown); uvicorn's own timeout is a backstop.
         "timeout_graceful_shutdown": math.ceil(settings.GATEWAY_SHUTDOWN_GRACE_SECONDS + BACKSTOP),
+        **proxy_options(settings),
     }
     if not workers:
         protocol = GuardedProtocol.with_limits(ConnectionLimits.of(settings))

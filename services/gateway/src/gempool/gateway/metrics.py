@@ -14,7 +14,8 @@ BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 1
 # Upstream attempt outcomes: "success" and the keypool's verdicts (keypool.proto), lower case.
 ATTEMPT_OUTCOMES = ("success", "client_error", "key_retired", "key_cooling", "transient", "unspecified")
 # Requests answered before the pool is asked: no settings yet, or a missing or wrong client token.
-REFUSALS = ("starting", "missing_token", "invalid_token", "disabled_token")
+# admin_token: the admin token sent as a client token; locked_out: an address over CLIENT_AUTH_MAX_FAILURES
+REFUSALS = ("starting", "missing_token", "invalid_token", "disabled_token", "admin_token", "locked_out")
 STREAM_CUTS = ("upstream", "timeout", "shutdown")  # see pipeline.streamend
 ADMIN_VIA = ("login", "bearer")
 
@@ -52,7 +53,7 @@ class GatewayMetrics:
         )
         self.refused = Counter(
             "gempool_gateway_refused_requests",
-            "Model requests refused before reaching the pool (503 starting, 401 token)",
+            "Model requests refused before reaching the pool (503 starting, 401/403 token, 429 locked out)",
             ["reason"],
             registry=registry,
         )
@@ -75,6 +76,16 @@ class GatewayMetrics:
         self.admin_lockouts = Counter(
             "gempool_gateway_admin_lockouts",
             "Client addresses locked out of admin sign-in after too many wrong tokens",
+            registry=registry,
+        )
+        self.client_auth_lockouts = Counter(
+            "gempool_gateway_client_auth_lockouts",
+            "Client addresses locked out of the model API after too many wrong tokens",
+            registry=registry,
+        )
+        self.client_auth_redis_errors = Counter(
+            "gempool_gateway_client_auth_redis_errors",
+            "Wrong-token counts that could not reach Redis (this replica's memory counted)",
             registry=registry,
         )
         self.admin_redis_errors = Counter(

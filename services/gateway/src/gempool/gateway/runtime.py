@@ -16,6 +16,7 @@ from gempool.common import internalauth
 from gempool.common.live import LiveSettings
 from gempool.common.logs import set_level
 from gempool.gateway.access.auth import TokenSet
+from gempool.gateway.access.clientthrottle import ClientLockouts
 from gempool.gateway.access.loginthrottle import LoginThrottle, MemoryThrottle, make_throttle
 from gempool.gateway.access.ratelimit import make_limiter
 from gempool.gateway.access.tokens import Callers
@@ -79,6 +80,7 @@ class Runtime:
         self._channels: list[grpc.aio.Channel] = []
         self.redis: aioredis.Redis | None = None  # request limits, admin sign-ins and sessions
         self.login_throttle: LoginThrottle = MemoryThrottle()
+        self.client_lockouts = ClientLockouts(MemoryThrottle(), metrics)
         self.admin_sessions = SessionCache()
         self.drain = Drain(settings.GATEWAY_SHUTDOWN_GRACE_SECONDS, metrics.registry)
 
@@ -135,8 +137,11 @@ class Runtime:
         self._open_admin(prefix)
 
     def _open_admin(self, prefix: str) -> None:
-        """Failed admin sign-ins and ended sessions, shared through Redis when there is one."""
+        """Wrong admin and API tokens, ended sessions: shared through Redis when there is one."""
         self.login_throttle = make_throttle(self.redis, prefix, self.metrics)
+        self.client_lockouts = ClientLockouts(
+            make_throttle(self.redis, prefix, self.metrics, "client"), self.metrics
+        )
         revocations = Revocations(self.redis, prefix, self.metrics) if self.redis is not None else None
         self.admin_sessions = SessionCache(revocations)
 

@@ -10,6 +10,11 @@ class GatewaySettings(ServiceSettings):
     PORT: int = Field(
         default=8000, ge=0, le=65535, description="HTTP port of the API, admin panel and /metrics."
     )
+    FORWARDED_ALLOW_IPS: str = Field(
+        default="",
+        description="Comma list of the reverse proxies' addresses or networks (or *) whose X-Forwarded-For "
+        "and X-Forwarded-Proto are believed; empty: no forwarding header is, the peer is the client.",
+    )
     GATEWAY_WORKERS: int = Field(default=1, ge=1, le=64, description="uvicorn worker processes.")
     GATEWAY_SHUTDOWN_GRACE_SECONDS: float = Field(
         default=45.0,

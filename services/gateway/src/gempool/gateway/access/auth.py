@@ -45,3 +45,9 @@ def presented_token(request: Request) -> tuple[str, str]:
     if key:
         return key, "gemini"
     return "", ""
+
+
+def client_of(request: Request) -> str:
+    """The peer's address: X-Forwarded-For's client only when the peer is a proxy named in the
+    gateway's FORWARDED_ALLOW_IPS (default: none), so a client cannot choose its own."""
+    return request.client.host if request.client else "unknown"

@@ -1,5 +1,7 @@
-"""Failed admin sign-ins per client address: after ``limit`` wrong admin tokens within ``window``
-seconds the address is locked out for a whole window, and is refused before its token is looked at.
+"""Failed sign-ins per client address: after ``limit`` wrong tokens within ``window`` seconds the
+address is locked out for a whole window, and is refused before its token is looked at. The admin
+sign-in counts here (scope ``admin``), and so do wrong API tokens on the model API (scope
+``client``, see :mod:`gempool.gateway.access.clientthrottle`), each in counts of its own.
 
 Every attempt is counted before the token is checked (one atomic step, so parallel guesses cannot
 slip past the limit) and a right token clears the count. Counted in Redis when the gateway has
@@ -97,15 +99,17 @@ class MemoryThrottle:
 
 
 class RedisThrottle:
-    def __init__(self, redis: aioredis.Redis, prefix: str, metrics: GatewayMetrics) -> None:
+    def __init__(
+        self, redis: aioredis.Redis, prefix: str, metrics: GatewayMetrics, scope: str = "admin"
+    ) -> None:
         self._redis = redis
         self._script = redis.register_script(ATTEMPT)
-        self._prefix = prefix
-        self._metrics = metrics
+        self._prefix, self._scope = prefix, scope
+        self._errors = metrics.admin_redis_errors if scope == "admin" else metrics.client_auth_redis_errors
         self._fallback = MemoryThrottle()
 
     def name(self, client: str) -> str:
-        return f"{self._prefix}admin:failures:{address(client)}"
+        return f"{self._prefix}{self._scope}:failures:{address(client)}"
 
     async def attempt(self, client: str, limit: int, window: float) -> Attempt:
         try:
@@ -123,9 +127,13 @@ class RedisThrottle:
             self._trouble(exc)
 
     def _trouble(self, exc: BaseException) -> None:
-        self._metrics.admin_redis_errors.inc()
-        log.warning("admin sign-in count unavailable in Redis; counted in memory", extra={"error": repr(exc)})
+        self._errors.inc()
+        extra = {"error": repr(exc), "scope": self._scope}
+        log.warning("failed sign-in count unavailable in Redis; counted in memory", extra=extra)
 
 
-def make_throttle(redis: aioredis.Redis | None, prefix: str, metrics: GatewayMetrics) -> LoginThrottle:
-    return RedisThrottle(redis, prefix, metrics) if redis is not None else MemoryThrottle()
+def make_throttle(
+    redis: aioredis.Redis | None, prefix: str, metrics: GatewayMetrics, scope: str = "admin"
+) -> LoginThrottle:
+    """Wrong tokens counted in Redis (every replica) when there is one, else in this process."""
+    return RedisThrottle(redis, prefix, metrics, scope) if redis is not None else MemoryThrottle()

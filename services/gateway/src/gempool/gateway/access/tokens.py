@@ -1,4 +1,5 @@
-"""Who is calling: the team token records, the ALLOWED_TOKENS list and the admin token.
+"""Who is calling: the team token records, the ALLOWED_TOKENS list and the admin token (recognised
+only to be refused with a message that says to use a team token).
 
 ``authorize()`` finds the caller once per request and leaves it in :data:`CALLER`, where
 ``forward()`` reads it for the token's limits (models, requests per minute) and for the logs.
@@ -34,6 +35,7 @@ class Caller:
 
 
 ANONYMOUS = Caller("", "")
+ADMIN = Caller("admin", "admin", enabled=False)  # the admin token: recognised, to be told it is refused
 CALLER: ContextVar[Caller] = ContextVar("gempool_caller", default=ANONYMOUS)
 
 
@@ -56,7 +58,7 @@ class Callers:
                 name = f"allowed:{digest_bytes(listed).hex()[:8]}"
                 self._by_digest[digest_bytes(listed)] = Caller(name, name)
         if admin:
-            self._by_digest[digest_bytes(admin)] = Caller("admin", "admin")
+            self._by_digest[digest_bytes(admin)] = ADMIN
         for record in records:
             caller = Caller(
                 record.name,

@@ -15,6 +15,7 @@ from gempool.api.config.v1 import config_pb2
 from gempool.common.digests import is_digest
 from gempool.common.digests import shown as shown_digest
 from gempool.common.keys import mask
+from gempool.gateway.access.auth import client_of
 from gempool.gateway.runtime import Live, Runtime
 
 log = logging.getLogger(__name__)
@@ -75,12 +76,6 @@ class Admin:
     @property
     def actor(self) -> str:
         return f"admin:{self.via}@{self.client}"
-
-
-def client_of(request: Request) -> str:
-    """The peer's address; uvicorn puts X-Forwarded-For's client there only when the peer is a proxy
-    listed in FORWARDED_ALLOW_IPS (default: loopback), so a client cannot choose its own."""
-    return request.client.host if request.client else "unknown"
 
 
 def locked_out(seconds: float) -> HTTPException:

@@ -6,7 +6,8 @@ from fastapi import APIRouter, HTTPException, Request, Response
 from pydantic import BaseModel, Field
 
 from gempool.api.config.v1 import config_pb2
-from gempool.gateway.admin.deps import COOKIE, AdminUser, Rt, admin_token_ok, client_of, digest, live_of, rpc
+from gempool.gateway.access.auth import client_of
+from gempool.gateway.admin.deps import COOKIE, AdminUser, Rt, admin_token_ok, digest, live_of, rpc
 
 public = APIRouter(tags=["admin: session"])
 router = APIRouter(tags=["admin: session"])

@@ -8,8 +8,9 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from gempool.api.keypool.v1 import keypool_pb2 as kp
-from gempool.gateway.access.auth import presented_token
-from gempool.gateway.access.tokens import CALLER
+from gempool.gateway.access.auth import client_of, presented_token
+from gempool.gateway.access.clientthrottle import locked_out
+from gempool.gateway.access.tokens import ADMIN, CALLER
 from gempool.gateway.errors import Dialect, error_response
 from gempool.gateway.native import models
 from gempool.gateway.native.conveniences import SEARCH, apply_conveniences, may_apply, parse_model
@@ -38,14 +39,22 @@ KNOWN = {
 Handler = Callable[[Request], Awaitable[Response]]
 
 
-def authorize(rt: Runtime, request: Request, dialect: Dialect) -> Live | Response:
-    """The live settings when the request carries one of our tokens, else the error to send."""
+async def authorize(rt: Runtime, request: Request, dialect: Dialect) -> Live | Response:
+    """The live settings when the request carries one of our team tokens, else the error to send.
+
+    A right token costs lookups in memory only; a wrong one (or the admin token) is counted per
+    client address, and an address over the limit is refused before its token is looked at.
+    """
     live = rt.live
     if live is None:
         rt.metrics.refused.labels("starting").inc()
         return error_response(
             dialect, 503, "gempool is starting: waiting for settings from the config service."
         )
+    locked = rt.client_lockouts.locked_for(client_of(request))
+    if locked > 0:
+        rt.metrics.refused.labels("locked_out").inc()
+        return locked_out(dialect, locked)
     token, _ = presented_token(request)
     if not token:
         rt.metrics.refused.labels("missing_token").inc()
@@ -53,9 +62,9 @@ def authorize(rt: Runtime, request: Request, dialect: Dialect) -> Live | Respons
             dialect, 401, "Missing API token: send x-goog-api-key, ?key= or Authorization: Bearer."
         )
     caller = live.callers.find(token)
-    if caller is None:
-        rt.metrics.refused.labels("invalid_token").inc()
-        return error_response(dialect, 401, "The API token is not valid for this gateway.")
+    if caller is None or caller is ADMIN:
+        client = client_of(request)
+        return await rt.client_lockouts.refuse(live.settings, client, dialect, admin=caller is ADMIN)
     if not caller.enabled:
         rt.metrics.refused.labels("disabled_token").inc()
         return error_response(dialect, 401, f"The API token {caller.name!r} is disabled.")
@@ -115,7 +124,7 @@ def list_models_handler(rt: Runtime, version: str) -> Handler:
     """``GET models`` of ``version`` in Google's list shape (the native and Vertex express routes)."""
 
     async def list_models(request: Request) -> Response:
-        live = authorize(rt, request, Dialect.GEMINI)
+        live = await authorize(rt, request, Dialect.GEMINI)
         if isinstance(live, Response):
             return live
         params = request.query_params
@@ -130,7 +139,7 @@ def _handlers(rt: Runtime, version: str) -> tuple[Handler, Handler]:
     list_models = list_models_handler(rt, version)
 
     async def model_action(request: Request) -> Response:
-        live = authorize(rt, request, Dialect.GEMINI)
+        live = await authorize(rt, request, Dialect.GEMINI)
         if isinstance(live, Response):
             return live
         name, colon, method = request.path_params["rest"].partition(":")

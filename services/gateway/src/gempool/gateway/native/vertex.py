@@ -44,7 +44,7 @@ PATHS = (*LISTED, "/v1beta1/publishers/google/models", "/v1/publishers/google/mo
 def routes(rt: Runtime) -> list[Route]:
     def model_action(version: str) -> Handler:
         async def handler(request: Request) -> Response:
-            live = authorize(rt, request, Dialect.GEMINI)
+            live = await authorize(rt, request, Dialect.GEMINI)
             if isinstance(live, Response):
                 return live
             name, colon, method = request.path_params["rest"].partition(":")

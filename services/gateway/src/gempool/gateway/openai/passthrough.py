@@ -38,7 +38,7 @@ def request_model(body: bytes) -> tuple[str, bool]:
 
 
 async def forward_to_google(rt: Runtime, request: Request, path: str) -> Response:
-    live = authorize(rt, request, Dialect.OPENAI)
+    live = await authorize(rt, request, Dialect.OPENAI)
     if isinstance(live, Response):
         return live
     if not valid_path(path):

@@ -51,7 +51,7 @@ def body_schema(model: type[BaseModel]) -> dict[str, Any]:
 
 
 async def parse(rt: Runtime, request: Request, model: type[M]) -> tuple[Live, M] | Response:
-    live = authorize(rt, request, Dialect.OPENAI)
+    live = await authorize(rt, request, Dialect.OPENAI)
     if isinstance(live, Response):
         return live
     body = await request.body()
@@ -129,13 +129,13 @@ def _model_routes(api: APIRouter, rt: Runtime, prefix: str, native: Mapping[str,
     async def list_models(request: Request) -> Response:
         if native_list is not None and presented_token(request)[1] == "gemini":
             return await native_list(request)
-        live = authorize(rt, request, Dialect.OPENAI)
+        live = await authorize(rt, request, Dialect.OPENAI)
         return live if isinstance(live, Response) else await models.list_models(rt, live)
 
     async def get_model(request: Request, rest: str) -> Response:
         if native_get is not None and presented_token(request)[1] == "gemini":
             return await native_get(request)  # the same path parameter, "rest"
-        live = authorize(rt, request, Dialect.OPENAI)
+        live = await authorize(rt, request, Dialect.OPENAI)
         return live if isinstance(live, Response) else await models.get_model(rt, live, rest)
 
     api.add_api_route(f"{prefix}/models", list_models, methods=["GET"], summary="List models")

@@ -24,7 +24,7 @@ from gempool.gateway.paths import bad_file
 from gempool.gateway.pipeline.proxy import Call, forward
 from gempool.gateway.runtime import Live, Runtime
 
-Authorize = Callable[[Runtime, Request, Dialect], Live | Response]
+Authorize = Callable[[Runtime, Request, Dialect], Awaitable[Live | Response]]
 
 # Upstream answer headers an upload client needs (the control URL points upstream: never passed on).
 UPLOAD_HEADERS = (
@@ -73,7 +73,7 @@ class FilesApi:
     async def upload(self, request: Request, version: str) -> Response:
         if "upload_id" in request.query_params:
             return await self._chunk(request, version)
-        live = self.authorize(self.rt, request, Dialect.GEMINI)
+        live = await self.authorize(self.rt, request, Dialect.GEMINI)
         if isinstance(live, Response):
             return live
         call = self._call(request, "gemini.files.upload", f"/upload/{version}/files", await request.body())
@@ -139,7 +139,7 @@ class FilesApi:
 
     async def list_files(self, request: Request, version: str) -> Response:
         """Our records, not the upstream's: one list across every key's project."""
-        live = self.authorize(self.rt, request, Dialect.GEMINI)
+        live = await self.authorize(self.rt, request, Dialect.GEMINI)
         if isinstance(live, Response):
             return live
         files = store(self.rt)
@@ -151,7 +151,7 @@ class FilesApi:
         return Response(orjson.dumps(page), media_type="application/json")
 
     async def one_file(self, request: Request, version: str) -> Response:
-        live = self.authorize(self.rt, request, Dialect.GEMINI)
+        live = await self.authorize(self.rt, request, Dialect.GEMINI)
         if isinstance(live, Response):
             return live
         file_id = request.path_params["file_id"]
