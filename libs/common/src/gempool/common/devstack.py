@@ -9,6 +9,7 @@ one the environment or ``.env`` gives, else a random one made for this run.
 """
 
 import contextlib
+import http.client
 import os
 import secrets
 import signal
@@ -47,7 +48,7 @@ def http_ok(url: str, timeout: float = 1.0) -> bool:
     try:
         with urllib.request.urlopen(url, timeout=timeout) as reply:  # noqa: S310 - local address
             return bool(reply.status == 200)
-    except OSError:
+    except (OSError, http.client.HTTPException):  # not HTTP: something else holds the port (yet)
         return False
 
 

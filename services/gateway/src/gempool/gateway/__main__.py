@@ -37,6 +37,11 @@ def proxy_options(settings: GatewaySettings) -> dict[str, Any]:
 def main() -> None:
     settings = GatewaySettings()
     setup_logging("gateway", settings.LOG_LEVEL)
+    if not settings.INTERNAL_TOKEN:
+        log.warning(
+            "INTERNAL_TOKEN is empty: the keypool, config and imagehost services refuse the gateway's calls "
+            "unless they too run without one (on loopback only)"
+        )
     workers = settings.GATEWAY_WORKERS if settings.GATEWAY_WORKERS > 1 else None
     if workers and not settings.REDIS_URL:
         log.warning(
