@@ -1,6 +1,8 @@
-"""The gRPC services as an attacker who reaches their ports finds them: real processes, as ``make run``
-starts them. Every method of every service in ``gempool.api`` (found from the descriptors, so a new
-RPC is covered without touching this file) refuses a call without the internal credential."""
+"""A fresh stack as a stranger who reaches its ports finds it: real processes, started as ``make run``
+starts them. Every method of every gRPC service in ``gempool.api`` (found from the descriptors, so a
+new RPC is covered without touching this file) refuses a call without the internal credential; the
+gateway refuses the admin token as a client token and locks out an address that guesses tokens,
+whatever X-Forwarded-For it claims."""
 
 import importlib
 import socket
@@ -9,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import grpc
+import httpx
 import pytest
 from google.protobuf.descriptor import MethodDescriptor
 from grpc_health.v1 import health_pb2, health_pb2_grpc
@@ -21,6 +24,7 @@ from gempool.fakegemini.server import Running
 from .conftest import StackFactory
 
 pytestmark = pytest.mark.e2e
+TEAM, ADMIN = "team-token-exposure", "admin-token-exposure"
 
 
 def all_methods() -> list[MethodDescriptor]:
@@ -48,7 +52,14 @@ def port_of(stack: Stack, method: MethodDescriptor) -> int:
 
 @pytest.fixture(scope="module")
 def stack(make_stack: StackFactory, upstream: Running, pg_url: str) -> Stack:
-    return make_stack({"DATABASE_URL": pg_url, "BASE_URL": f"{upstream.url}/v1beta", "API_KEYS": "ok-a-key"})
+    env = {
+        "DATABASE_URL": pg_url,
+        "BASE_URL": f"{upstream.url}/v1beta",
+        "API_KEYS": "ok-a-key",
+        "ALLOWED_TOKENS": TEAM,
+        "AUTH_TOKEN": ADMIN,
+    }
+    return make_stack(env, expect_keys=1)
 
 
 def call(channel: grpc.Channel, method: MethodDescriptor, metadata: list[tuple[str, str]]) -> grpc.StatusCode:
@@ -133,3 +144,25 @@ def test_the_local_stack_listens_on_loopback_only(stack: Stack) -> None:
         with socket.socket() as sock, pytest.raises(OSError):
             sock.settimeout(2)
             sock.connect((address, port))
+
+
+def generate(stack: Stack, token: str, forwarded_for: str = "") -> httpx.Response:
+    url = f"{stack.gateway_url}/v1beta/models/gemini-2.5-flash:generateContent"
+    headers = {"x-goog-api-key": token} | ({"x-forwarded-for": forwarded_for} if forwarded_for else {})
+    return httpx.post(url, headers=headers, json={"contents": [{"parts": [{"text": "hi"}]}]}, timeout=30)
+
+
+def test_the_admin_token_is_not_a_client_token(stack: Stack) -> None:
+    refused = generate(stack, ADMIN)
+    assert refused.status_code == 403 and "team token" in refused.json()["error"]["message"]
+    assert generate(stack, TEAM).status_code == 200
+
+
+def test_a_guessing_address_is_locked_whatever_it_forwards(stack: Stack) -> None:
+    """20 wrong tokens (CLIENT_AUTH_MAX_FAILURES' default), each claiming another X-Forwarded-For:
+    the gateway believes none by default, so they all count against this one address."""
+    answers = {generate(stack, f"guess-{n}", f"203.0.113.{n}").status_code for n in range(20)}
+    assert answers <= {401, 429}
+    locked = generate(stack, TEAM, "198.51.100.1")
+    assert locked.status_code == 429 and 1 <= int(locked.headers["retry-after"]) <= 60
+    assert "wrong API token" in locked.json()["error"]["message"]
