@@ -33,6 +33,8 @@ ADMIN_REFUSED = (
 
 
 class ClientLockouts:
+    """The count (``throttle``, shared or not) plus this replica's memory of the locks it has seen."""
+
     def __init__(self, throttle: LoginThrottle, metrics: GatewayMetrics, capacity: int = 100_000) -> None:
         self.throttle = throttle
         self._metrics = metrics
@@ -64,7 +66,6 @@ class ClientLockouts:
             self._metrics.client_auth_lockouts.inc()
             extra = {"client": client, "failures": attempt.failures, "seconds": window}
             log.warning("model API locked for a client address after wrong tokens", extra=extra)
-            return 0.0
         return 0.0
 
     async def refuse(self, settings: LiveSettings, client: str, dialect: Dialect, *, admin: bool) -> Response:
