@@ -39,6 +39,7 @@ def env(upstream: Running, pg_url: str, redis_prefix: str) -> dict[str, str]:
         "REDIS_PREFIX": redis_prefix,
         "MAX_RETRIES": "3",
         "LOG_FLUSH_SECONDS": "0.2",
+        "FORWARDED_ALLOW_IPS": "127.0.0.1",  # the tests act as a local reverse proxy (see sign_in)
     }
 
 
@@ -226,7 +227,7 @@ def test_logout_on_one_gateway_is_refused_by_the_other_at_once(stack: Stack, oth
 
 
 def sign_in(gateway: Stack, token: str, address: str) -> httpx.Response:
-    """A login as if from ``address`` (a local reverse proxy's X-Forwarded-For: loopback is trusted)."""
+    """A login as if from ``address`` (a local reverse proxy's X-Forwarded-For: FORWARDED_ALLOW_IPS)."""
     headers = {"x-forwarded-for": address}
     return httpx.post(f"{gateway.gateway_url}/api/admin/login", json={"token": token}, headers=headers)
 
