@@ -13,12 +13,12 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import grpc
 import httpx
 import psycopg
 import pytest
 
 from gempool.api.keypool.v1 import keypool_pb2, keypool_pb2_grpc
+from gempool.common import internalauth
 from gempool.common.devstack import Stack, free_port, grpc_serving
 from gempool.common.healthcheck import check_grpc
 from gempool.common.keys import key_id
@@ -158,7 +158,7 @@ def wait_until(check: Callable[[], bool], timeout: float, what: str) -> None:
 
 
 def key_states(stack: Stack) -> dict[str, str]:
-    with grpc.insecure_channel(f"127.0.0.1:{stack.ports.keypool}") as channel:
+    with internalauth.sync_channel(f"127.0.0.1:{stack.ports.keypool}", stack.internal_token) as channel:
         reply = keypool_pb2_grpc.KeyPoolServiceStub(channel).ListKeys(
             keypool_pb2.ListKeysRequest(), timeout=5
         )
