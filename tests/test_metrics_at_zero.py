@@ -76,6 +76,7 @@ async def test_grpc_services_register_them_when_they_serve() -> None:
             registry=registry,
             register=lambda _: None,
             grace=0,
+            token="",  # loopback: no internal credential needed
             stop=stop,
             ready=lambda _: ready.set(),
         )
