@@ -120,13 +120,6 @@ def test_compose_ports_are_the_settings_defaults(compose: dict[str, Any], svc: s
     assert int(env[metrics_name]) == metrics_port(svc), f"{svc}: {metrics_name}"
 
 
-@pytest.mark.parametrize("svc", sorted(set(APPS) - {"gateway"}))
-def test_compose_grpc_services_listen_beyond_loopback(compose: dict[str, Any], svc: str) -> None:
-    """GRPC_HOST defaults to 127.0.0.1: a container left on it answers its own healthcheck only."""
-    assert default(svc, "GRPC_HOST") == "127.0.0.1"
-    assert service(compose, svc)["environment"].get("GRPC_HOST") == "0.0.0.0", svc
-
-
 def test_gateway_publishes_port_8000(compose: dict[str, Any]) -> None:
     assert service(compose, "gateway")["ports"] == [f"${{PORT:-8000}}:{port('gateway')}"]
 
