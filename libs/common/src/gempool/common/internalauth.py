@@ -12,6 +12,8 @@ Secret, with no certificates to issue, mount and rotate per service; mTLS can be
 by a service mesh without changing this.
 """
 
+import asyncio
+import contextlib
 import hmac
 import ipaddress
 import logging
@@ -25,6 +27,7 @@ log = logging.getLogger(__name__)
 
 HEADER = "authorization"
 UNPROTECTED_PREFIX = "/grpc.health.v1.Health/"
+REQUEST_WAIT = 1.0  # seconds a refused streaming call may hold the server, waiting for the first message
 REFUSAL = "missing or wrong internal credential: gRPC callers must send the INTERNAL_TOKEN this service has"
 _Handler: TypeAlias = "grpc.RpcMethodHandler[Any, Any]"  # generic only in types-grpcio, so quoted
 _Continuation: TypeAlias = "Callable[[grpc.HandlerCallDetails], Awaitable[_Handler | None]]"
@@ -105,13 +108,33 @@ async def _deny_stream(_: object, context: grpc.aio.ServicerContext[Any, Any]) -
     yield  # pragma: no cover - makes this an async generator, as streaming handlers are
 
 
+async def _first_message(requests: AsyncIterator[Any]) -> None:
+    """Wait (briefly) for the client's first message: a grpc.aio client whose send races with the
+    refusal reports INTERNAL instead of the UNAUTHENTICATED that tells it what is wrong."""
+    with contextlib.suppress(Exception):
+        await asyncio.wait_for(anext(aiter(requests)), REQUEST_WAIT)
+
+
+async def _deny_from_stream(requests: AsyncIterator[Any], context: grpc.aio.ServicerContext[Any, Any]) -> Any:
+    await _first_message(requests)
+    await _deny(requests, context)
+
+
+async def _deny_stream_from_stream(
+    requests: AsyncIterator[Any], context: grpc.aio.ServicerContext[Any, Any]
+) -> AsyncIterator[Any]:
+    await _first_message(requests)
+    await context.abort(grpc.StatusCode.UNAUTHENTICATED, REFUSAL)
+    yield  # pragma: no cover - makes this an async generator, as streaming handlers are
+
+
 def refusal(handler: _Handler) -> _Handler:
     """A handler of the same kind as ``handler`` that refuses; the request is never parsed."""
     serialize = handler.response_serializer
     if handler.request_streaming and handler.response_streaming:
-        return grpc.stream_stream_rpc_method_handler(_deny_stream, None, serialize)
+        return grpc.stream_stream_rpc_method_handler(_deny_stream_from_stream, None, serialize)
     if handler.request_streaming:
-        return grpc.stream_unary_rpc_method_handler(_deny, None, serialize)
+        return grpc.stream_unary_rpc_method_handler(_deny_from_stream, None, serialize)
     if handler.response_streaming:
         return grpc.unary_stream_rpc_method_handler(_deny_stream, None, serialize)
     return grpc.unary_unary_rpc_method_handler(_deny, None, serialize)
