@@ -16,7 +16,6 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
-import grpc
 import httpx
 import openai
 import psycopg
@@ -24,6 +23,7 @@ import pytest
 from pytest import TempPathFactory
 
 from gempool.api.keypool.v1 import keypool_pb2, keypool_pb2_grpc
+from gempool.common import internalauth
 from gempool.common.devstack import Ports, Stack, grpc_serving, http_ok
 from gempool.fakegemini.answers import PNG_1PX
 from gempool.fakegemini.server import Running
@@ -177,7 +177,8 @@ def services(
     a_ports, b_ports = SharedPorts(**vars(Ports.free())), SharedPorts(**vars(Ports.free()))
     b_ports.config, b_ports.imagehost = a_ports.config, a_ports.imagehost
     a_ports.keypools = b_ports.keypools = (a_ports.keypool, b_ports.keypool)
-    a, b = _stack(tmp_path_factory, env, a_ports, "svc-a"), _stack(tmp_path_factory, env, b_ports, "svc-b")
+    a = _stack(tmp_path_factory, env, a_ports, "svc-a")
+    b = _stack(tmp_path_factory, env, b_ports, "svc-b", a.internal_token)  # b calls a's config
     try:
         _start(a, b)
         yield Services(a, b, pg_url)
@@ -187,14 +188,14 @@ def services(
         a.stop()
 
 
-def _stack(factory: TempPathFactory, env: dict[str, str], ports: Ports, name: str) -> Stack:
+def _stack(factory: TempPathFactory, env: dict[str, str], ports: Ports, name: str, token: str = "") -> Stack:
     log_dir = factory.mktemp(name)
     private = {
         "IMAGEHOST_DIR": str(log_dir / "images"),
         "ADMIN_TOKEN_FILE": str(log_dir / "admin_token"),
         "LOG_SPOOL_DIR": str(log_dir / "log-spool"),
     }
-    return Stack(env={**env, **private}, ports=ports, log_dir=log_dir)
+    return Stack(env={**env, **private}, ports=ports, log_dir=log_dir, internal_token=token)
 
 
 def _start(a: Stack, b: Stack) -> None:
@@ -244,7 +245,7 @@ def assert_no_key_retired(services: Services) -> None:
         stored: dict[str, str] = dict(conn.execute("SELECT key_id, status FROM api_keys").fetchall())
     assert len(stored) == len(KEYS) + 1 and set(stored.values()) == {"active"}, stored
     for stack in services.replicas:
-        with grpc.insecure_channel(f"127.0.0.1:{stack.ports.keypool}") as channel:
+        with internalauth.sync_channel(f"127.0.0.1:{stack.ports.keypool}", stack.internal_token) as channel:
             reply = keypool_pb2_grpc.KeyPoolServiceStub(channel).ListKeys(
                 keypool_pb2.ListKeysRequest(page_size=100), timeout=5
             )
