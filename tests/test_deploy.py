@@ -40,14 +40,6 @@ INFRA = {"postgres", "redis", "prometheus", "grafana"}
 # Who calls whom, by the address setting (docs/CONTRACTS.md).
 ADDRESSES = {"KEYPOOL_ADDR": "keypool", "CONFIG_ADDR": "config", "IMAGEHOST_ADDR": "imagehost"}
 
-# Names that arrive with the internal credential and graceful-shutdown work (issues 9 and 10);
-# once the settings classes declare them these entries are redundant.
-PENDING_ENV = {
-    "gateway": {"INTERNAL_TOKEN"},
-    "keypool": {"INTERNAL_TOKEN"},
-    "config": {"INTERNAL_TOKEN"},
-    "imagehost": {"INTERNAL_TOKEN"},
-}
 
 # The metrics contract the dashboard may rely on: series name -> label names (besides `le`).
 METRICS = {
@@ -77,7 +69,7 @@ def env_names(svc: str) -> set[str]:
     """Environment names the service reads: its settings, and for config the live ones it seeds."""
     cls = APPS[svc][0]
     assert not cls.model_config.get("env_prefix"), "env names below assume no prefix"
-    names = {name.upper() for name in cls.model_fields} | PENDING_ENV[svc]
+    names = {name.upper() for name in cls.model_fields}
     if svc == "config":
         names |= set(LiveSettings.model_fields) | set(KEY_SETTINGS)
     return names

@@ -44,16 +44,6 @@ IMAGES = {
     "overlays/production": "registry.example.com/gempool/{}:0.1.0",
 }
 WORKLOADS = ("Deployment", "StatefulSet")
-# Process settings read by code outside the settings classes: uvicorn reads FORWARDED_ALLOW_IPS;
-# INTERNAL_TOKEN (every service) and GATEWAY_SHUTDOWN_GRACE_SECONDS arrive with the internal
-# credential and graceful-shutdown work (issues 9 and 10); once their settings classes declare
-# them, these entries are redundant.
-EXTRA_ENV = {
-    "gateway": {"FORWARDED_ALLOW_IPS", "INTERNAL_TOKEN"},
-    "keypool": {"INTERNAL_TOKEN"},
-    "config": {"INTERNAL_TOKEN"},
-    "imagehost": {"INTERNAL_TOKEN"},
-}
 
 
 def default(svc: str, field: str) -> Any:
@@ -71,7 +61,7 @@ def metrics_port(svc: str) -> int:
 def env_names(svc: str) -> set[str]:
     cls = APPS[svc][0]
     assert not cls.model_config.get("env_prefix")
-    names = {name.upper() for name in cls.model_fields} | EXTRA_ENV[svc]
+    names = {name.upper() for name in cls.model_fields}
     if svc == "config":
         names |= set(LiveSettings.model_fields) | set(KEY_SETTINGS)
     return names
