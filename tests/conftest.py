@@ -1,5 +1,6 @@
 """Fixtures for cross-service tests: real PostgreSQL and Redis, a fake Gemini, real processes."""
 
+import contextlib
 import time
 import uuid
 from collections.abc import Iterator
@@ -17,6 +18,7 @@ from gempool.common.devstack import Ports, Stack
 from gempool.fakegemini.server import Running, serve_in_thread
 
 from .panelkit import ARTIFACTS, Shots, system_chromium
+from .servers import PrivateRedis
 
 PG_ADMIN = "postgresql://postgres@127.0.0.1:5432/postgres"
 REDIS_URL = "redis://127.0.0.1:6379/0"
@@ -131,3 +133,12 @@ def browser() -> Iterator[Browser]:
 def shots(request: pytest.FixtureRequest) -> Shots:
     """Screenshots of a module's steps under tests/artifacts/<module>/ (git-ignored)."""
     return Shots(ARTIFACTS / request.module.__name__.rsplit(".", 1)[-1])
+
+
+@pytest.fixture(scope="module")
+def redis_server() -> Iterator[PrivateRedis]:
+    """A redis-server of the module's own, which its tests may kill and restart."""
+    server = PrivateRedis()
+    yield server
+    with contextlib.suppress(ProcessLookupError):
+        server.stop()

@@ -2,6 +2,7 @@
 
 import subprocess
 import time
+from collections.abc import Callable
 
 from gempool.common.devstack import free_port
 
@@ -45,3 +46,11 @@ def start_redis(port: int) -> "subprocess.Popen[bytes]":
             raise RuntimeError("redis-server did not start")
         time.sleep(0.05)
     return proc
+
+
+def wait_until(check: Callable[[], bool], timeout: float, what: str) -> None:
+    """Poll ``check`` every 0.1 s until it holds; fail naming ``what`` after ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    while not check():
+        assert time.monotonic() < deadline, f"not within {timeout:.0f}s: {what}"
+        time.sleep(0.1)

@@ -3,7 +3,6 @@ service, driven through the gateways with the google-genai SDK and plain HTTP.""
 
 import collections
 import time
-from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 
 import httpx
@@ -26,13 +25,6 @@ HEALTHY = ["ok-k1", "ok-k2", "ok-k3", "ok-k4"]
 BAD = ["invalid-k5", "leaked-k6", "quota-k7", "overload-k8"]
 
 pytestmark = pytest.mark.e2e
-
-
-@pytest.fixture(scope="module")
-def redis_server() -> Iterator[PrivateRedis]:
-    server = PrivateRedis()
-    yield server
-    server.stop()
 
 
 @pytest.fixture(scope="module")

@@ -9,7 +9,7 @@ itself, and whether any key was blamed for a fault that was not its own are asse
 import contextlib
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -27,7 +27,7 @@ from gempool.fakegemini.behaviour import Behaviour
 from gempool.fakegemini.server import serve_in_thread
 
 from .conftest import StackFactory
-from .servers import PrivateRedis
+from .servers import PrivateRedis, wait_until
 
 TOKEN = "fault-team-token"
 KEYS = [f"ok-f{i}" for i in range(6)]
@@ -113,14 +113,6 @@ class Load:
 
 
 @pytest.fixture(scope="module")
-def redis_server() -> Iterator[PrivateRedis]:
-    server = PrivateRedis()
-    yield server
-    with contextlib.suppress(ProcessLookupError):
-        server.stop()
-
-
-@pytest.fixture(scope="module")
 def killable_upstream() -> Iterator[KillableUpstream]:
     upstream = KillableUpstream()
     upstream.start()
@@ -148,13 +140,6 @@ def stack(
 
 def url(stack: Stack) -> str:
     return f"{stack.gateway_url}/v1beta/models/gemini-2.5-flash:generateContent"
-
-
-def wait_until(check: Callable[[], bool], timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
-    while not check():
-        assert time.monotonic() < deadline, f"not within {timeout:.0f}s: {what}"
-        time.sleep(0.1)
 
 
 def key_states(stack: Stack) -> dict[str, str]:

@@ -9,11 +9,10 @@ itself within ``BACK_WITHIN``, that no key was retired, and that the request log
 record per client request. The gateway's own SIGTERM/SIGKILL is ``test_fault_gateway.py``'s.
 """
 
-import contextlib
 import signal
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 import httpx
@@ -29,7 +28,7 @@ from gempool.fakegemini.answers import PNG_1PX
 from gempool.fakegemini.server import Running
 
 from .conftest import wait_for_keys
-from .servers import PrivateRedis
+from .servers import PrivateRedis, wait_until
 
 TOKEN = "svc-fault-token"
 KEYS = [f"ok-svc{i}" for i in range(6)]
@@ -149,14 +148,6 @@ class Load:
 
 
 @pytest.fixture(scope="module")
-def redis_server() -> Iterator[PrivateRedis]:
-    server = PrivateRedis()
-    yield server
-    with contextlib.suppress(ProcessLookupError):
-        server.stop()
-
-
-@pytest.fixture(scope="module")
 def services(
     tmp_path_factory: TempPathFactory, upstream: Running, pg_url: str, redis_server: PrivateRedis
 ) -> Iterator[Services]:
@@ -208,13 +199,6 @@ def _start(a: Stack, b: Stack) -> None:
     b.wait_ready(90, ("keypool", "gateway"))
     wait_for_keys(a, len(KEYS) + 1)
     wait_for_keys(b, len(KEYS) + 1)
-
-
-def wait_until(check: Callable[[], bool], timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
-    while not check():
-        assert time.monotonic() < deadline, f"not within {timeout:.0f}s: {what}"
-        time.sleep(0.1)
 
 
 def logged(pg_url: str) -> int:
