@@ -100,9 +100,12 @@ def restart_gateway(stack: Stack, **env: str) -> None:
 
 
 def refused(stack: Stack) -> bool:
+    """Whether a new connection is turned away: refused, or reset because the kernel had queued it
+    on the listening socket as that socket closed. One that is served, or left hanging until the
+    timeout, is not."""
     try:
         httpx.get(f"{stack.gateway_url}/healthz", timeout=1)
-    except httpx.ConnectError:
+    except (httpx.ConnectError, httpx.ReadError):
         return True
     return False
 
