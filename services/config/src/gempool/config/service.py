@@ -86,11 +86,7 @@ class ConfigServicer(AdminRpcs, config_pb2_grpc.ConfigServiceServicer):
     async def SetKeyStatus(
         self, request: config_pb2.SetKeyStatusRequest, context: Context
     ) -> config_pb2.SetKeyStatusResponse:
-        if request.status not in STATUS_TO_DB:
-            await context.abort(
-                grpc.StatusCode.INVALID_ARGUMENT, "status must be ACTIVE, RETIRED or DISABLED"
-            )
-        status = STATUS_TO_DB[request.status]
+        status = await _db_status(request.status, context)
         reason = scrub(request.reason)  # shown in the panel: never a whole key, whoever reported it
         found = await asyncio.to_thread(self.store.set_key_status, request.key_id, status, reason)
         log.info("key status set", extra={"key_id": request.key_id, "status": status, "found": found})
@@ -101,11 +97,7 @@ class ConfigServicer(AdminRpcs, config_pb2_grpc.ConfigServiceServicer):
     async def SetKeysStatus(
         self, request: config_pb2.SetKeysStatusRequest, context: Context
     ) -> config_pb2.SetKeysStatusResponse:
-        if request.status not in STATUS_TO_DB:
-            await context.abort(
-                grpc.StatusCode.INVALID_ARGUMENT, "status must be ACTIVE, RETIRED or DISABLED"
-            )
-        ids, status = list(request.key_ids), STATUS_TO_DB[request.status]
+        ids, status = list(request.key_ids), await _db_status(request.status, context)
         missing = await asyncio.to_thread(self.store.set_keys_status, ids, status, request.reason[:500])
         log.info("keys status set", extra={"keys": len(ids) - len(missing), "status": status})
         if len(missing) < len(ids):
@@ -136,3 +128,10 @@ class ConfigServicer(AdminRpcs, config_pb2_grpc.ConfigServiceServicer):
             self.metrics.logs_stored.labels("request").inc(len(request.requests))
             self.metrics.logs_stored.labels("error").inc(len(request.errors))
         return config_pb2.WriteLogsResponse(stored=stored, duplicate=duplicate)
+
+
+async def _db_status(status: "config_pb2.KeyStatus.ValueType", context: Context) -> str:
+    """The database's word for a wire key status; INVALID_ARGUMENT for any other value."""
+    if status not in STATUS_TO_DB:
+        await context.abort(grpc.StatusCode.INVALID_ARGUMENT, "status must be ACTIVE, RETIRED or DISABLED")
+    return STATUS_TO_DB[status]
