@@ -120,14 +120,14 @@ def outside(upstream: Running) -> list[str]:
 
 
 async def test_cached_contents_is_no_route_of_the_gateway(gateway: int, upstream: Running) -> None:
-    upstream.fake.paths.clear()
+    upstream.fake.seen.clear()
     status, answer = await raw(gateway, "POST", "/v1beta/cachedContents", NATIVE, PROMPT)
     assert status == 404 and orjson.loads(answer)["error"]["status"] == "NOT_FOUND"
     assert upstream.fake.paths == []
 
 
 async def test_the_recorder_sees_an_ordinary_call(gateway: int, upstream: Running) -> None:
-    upstream.fake.paths.clear()
+    upstream.fake.seen.clear()
     status, _ = await raw(gateway, "POST", "/v1beta/models/gemini-2.5-flash:generateContent", NATIVE, PROMPT)
     assert status == 200
     assert upstream.fake.paths == ["/v1beta/models/gemini-2.5-flash:generateContent"]
@@ -138,7 +138,7 @@ async def test_no_trick_leaves_its_segment(
     gateway: int, upstream: Running, method: str, template: str, headers: dict[str, str]
 ) -> None:
     for trick in TRICKS:
-        upstream.fake.paths.clear()
+        upstream.fake.seen.clear()
         body = PROMPT if method == "POST" else b""
         status, answer = await raw(gateway, method, template.format(x=trick), headers, body)
         assert outside(upstream) == [], f"{trick!r} reached the upstream at {upstream.fake.paths}"
@@ -163,7 +163,7 @@ async def test_a_model_named_in_an_openai_body_stays_a_model(
     gateway: int, upstream: Running, path: str, fields: dict[str, object]
 ) -> None:
     for model in BAD_MODELS:
-        upstream.fake.paths.clear()
+        upstream.fake.seen.clear()
         status, answer = await raw(gateway, "POST", path, BEARER, orjson.dumps(fields | {"model": model}))
         assert outside(upstream) == [], model
         assert status == 400 and orjson.loads(answer)["error"]["type"] == "invalid_request_error"
@@ -186,7 +186,7 @@ async def test_the_pipeline_refuses_a_path_any_route_let_through(
 ) -> None:
     pool, _ = fake_pool
     pool.keys = ["ok-guard-1"]
-    upstream.fake.paths.clear()
+    upstream.fake.seen.clear()
     call = Call(Dialect.OPENAI, "test", "m", path, body=PROMPT)
     response = await forward(runtime, runtime.live, call)  # type: ignore[arg-type]
     assert response.status_code == 400 and b"invalid_request_error" in bytes(response.body)

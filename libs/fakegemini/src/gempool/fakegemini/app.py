@@ -10,7 +10,6 @@ from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 from starlette.routing import Route
-from starlette.types import ASGIApp, Receive, Scope, Send
 
 from gempool.fakegemini import answers, errors, features, openai_compat
 from gempool.fakegemini.behaviour import Behaviour, Rules
@@ -33,7 +32,11 @@ class FakeGemini:
         self.seen: list[Seen] = []  # every request as it arrived (recorder.py)
         self.files = FileStore()
         self.signatures: set[str] = set()  # thought signatures handed out with function calls
-        self.paths: list[str] = []  # every request's raw path (and query), whatever route it matched
+
+    @property
+    def paths(self) -> list[str]:
+        """Every request's raw path (and query) as it arrived, whatever route it matched."""
+        return [seen.raw for seen in self.seen if not seen.control]
 
     def record(self, request: Request, key: str, model: str, method: str, body: Any) -> None:
         self.calls.append(
@@ -258,7 +261,6 @@ class FakeGemini:
             self.rules.chunk_delay = float(data.get("chunk_delay", self.rules.chunk_delay))
         elif what == "reset":
             self.rules, self.calls, self.files = Rules(), [], FileStore()
-            self.paths.clear()
             self.seen.clear()
         else:
             return json_response(404, {"error": f"unknown control {what}"})
@@ -267,20 +269,6 @@ class FakeGemini:
 
 def api_key(request: Request) -> str:
     return request.headers.get("x-goog-api-key") or request.query_params.get("key", "")
-
-
-class PathRecorder:
-    """Notes each request's path as it arrived on the wire, before routing (even unrouted ones)."""
-
-    def __init__(self, app: ASGIApp, fake: FakeGemini) -> None:
-        self.app, self.fake = app, fake
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http" and not scope["path"].startswith("/_fake/"):
-            raw = scope.get("raw_path") or scope["path"].encode()
-            query = scope.get("query_string", b"")
-            self.fake.paths.append((raw + (b"?" + query if query else b"")).decode("latin-1"))
-        await self.app(scope, receive, send)
 
 
 def create_app(fake: FakeGemini | None = None) -> Starlette:
@@ -300,5 +288,4 @@ def create_app(fake: FakeGemini | None = None) -> Starlette:
         middleware=[Middleware(Recorder, seen=fake.seen)],
     )
     app.state.fake = fake
-    app.add_middleware(PathRecorder, fake=fake)
     return app

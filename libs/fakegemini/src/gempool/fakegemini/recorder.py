@@ -15,6 +15,12 @@ class Seen:
     path: str
     query: str
     headers: tuple[tuple[str, str], ...]
+    raw: str = ""  # the path as it crossed the wire, undecoded, with its query
+
+    @property
+    def control(self) -> bool:
+        """A test's own call to the fake's /_fake/ controls, not one from the gateway."""
+        return self.path.startswith("/_fake/")
 
     def wire(self) -> str:
         """Everything recorded, as one text to search."""
@@ -36,5 +42,7 @@ class Recorder:
         if scope["type"] == "http":
             headers = tuple((k.decode("latin-1"), v.decode("latin-1")) for k, v in scope["headers"])
             query = scope["query_string"].decode("latin-1")
-            self.seen.append(Seen(scope["method"], scope["path"], query, headers))
+            raw = (scope.get("raw_path") or scope["path"].encode()).decode("latin-1")
+            raw += f"?{query}" if query else ""
+            self.seen.append(Seen(scope["method"], scope["path"], query, headers, raw))
         await self.app(scope, receive, send)
